@@ -1,0 +1,74 @@
+# Two commands on a fresh machine:
+#   make run   – install, migrate, seed the demo when empty, serve on http://127.0.0.1:5000
+#   make test  – install test extras, run the whole suite on SQLite and PostgreSQL, and the
+#                browser journeys in headless Chromium
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+MO     := caseflow/translations/zh_Hans_CN/LC_MESSAGES/messages.mo
+PO     := caseflow/translations/zh_Hans_CN/LC_MESSAGES/messages.po
+export FLASK_APP := wsgi.py
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test test-sqlite test-postgres test-e2e install install-test translations \
+        extract-messages migrate bench clean
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask caseflow seed-demo --if-empty
+	$(BIN)/flask caseflow demo-logins
+	@echo "CaseFlow on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install-test
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+	$(MAKE) test-e2e
+
+test-sqlite:
+	@echo "== unit and integration tests on SQLite"
+	$(BIN)/pytest -q -m "not e2e" -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+test-postgres:
+	@echo "== unit and integration tests on PostgreSQL 15"
+	scripts/with-postgres.sh $(BIN)/pytest -q -m "not e2e" -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+test-e2e:
+	@echo "== browser journeys (headless Chromium)"
+	$(BIN)/pytest -q -m e2e -p no:cacheprovider
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python setup.cfg setup.py
+	scripts/system-deps.sh run
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TSTAMP): $(STAMP)
+	scripts/system-deps.sh test
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+$(MO): $(PO) $(STAMP)
+	$(BIN)/pybabel compile -q -d caseflow/translations
+
+translations: $(MO)
+
+install: $(STAMP) $(MO)
+
+install-test: $(TSTAMP) $(MO)
+
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  -o caseflow/translations/messages.pot .
+	$(BIN)/pybabel update -q -i caseflow/translations/messages.pot -d caseflow/translations --no-fuzzy-matching
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+clean:
+	rm -rf $(VENV) build *.egg-info

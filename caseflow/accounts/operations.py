@@ -1,0 +1,240 @@
+"""Accounts: agencies, users, passwords, login sessions and API tokens."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from caseflow.accounts.models import (SEPARATED_ADMIN_ROLES, Agency, AgencyKind, ApiToken,
+                                      LoginSession, Role, User, UserRole)
+from caseflow.core import audit
+from caseflow.core.errors import InvalidInput
+from caseflow.core.timeutil import utcnow
+from caseflow.extensions import db
+
+_hashers: dict[tuple, PasswordHasher] = {}
+_dummy_hashes: dict[tuple, str] = {}
+
+
+def _hasher_for_app() -> PasswordHasher:
+    """argon2id with the library's recommended parameters (tests may lower the cost)."""
+    params = tuple(sorted((current_app.config.get("ARGON2_PARAMS") or {}).items()))
+    if params not in _hashers:
+        _hashers[params] = PasswordHasher(**dict(params))
+        # Verified against when the username is unknown, so both paths cost the same time.
+        _dummy_hashes[params] = _hashers[params].hash(secrets.token_hex(16))
+    return _hashers[params]
+
+
+def _dummy_hash() -> str:
+    _hasher_for_app()
+    return _dummy_hashes[tuple(sorted((current_app.config.get("ARGON2_PARAMS") or {}).items()))]
+
+
+def hash_password(password: str) -> str:
+    return _hasher_for_app().hash(password)
+
+
+def normalize_username(username: str) -> str:
+    """Lower-case, half-width, no spaces: 'Ｓｊ Officer' and 'sjofficer' are one account."""
+    from caseflow.core.ids import normalize_code
+
+    return normalize_code(username).lower()
+
+
+def validate_password(password: str, username: str = "") -> str | None:
+    if len(password) < current_app.config["PASSWORD_MIN_LENGTH"]:
+        return "password_too_short"
+    if username and username.lower() in password.lower():
+        return "password_contains_username"
+    return None
+
+
+def create_agency(code: str, kind: str, name: str, case_prefix: str | None = None,
+                  region: str = "", credit_code: str | None = None) -> Agency:
+    errors = {}
+    if kind not in {k.value for k in AgencyKind}:
+        errors["kind"] = f"unknown kind {kind!r}; one of {', '.join(k.value for k in AgencyKind)}"
+    if not code or len(code) > 32:
+        errors["code"] = "1–32 characters"
+    if not name:
+        errors["name"] = "required"
+    if db.session.scalar(select(Agency).where(Agency.code == code)):
+        errors["code"] = f"agency {code!r} already exists"
+    if credit_code:
+        from caseflow.core.ids import check_credit_code, normalize_code
+
+        credit_code = normalize_code(credit_code)
+        if check_credit_code(credit_code):
+            errors["credit_code"] = "not a valid unified social credit code"
+    if errors:
+        raise InvalidInput(errors)
+    agency = Agency(code=code, kind=kind, name=name, case_prefix=case_prefix or name,
+                    region=region, credit_code=credit_code)
+    db.session.add(agency)
+    db.session.flush()
+    audit.record("agency.create", obj_type="agency", obj_id=agency.id, code=code, kind=kind)
+    return agency
+
+
+def create_user(agency: Agency, username: str, password: str, roles: list[str],
+                display_name: str | None = None, actor: User | None = None) -> User:
+    errors = {}
+    uname = normalize_username(username)
+    if not uname or len(uname) > 64:
+        errors["username"] = "1–64 characters"
+    elif db.session.scalar(select(User).where(User.username == uname)):
+        errors["username"] = f"user {uname!r} already exists"
+    bad_roles = [r for r in roles if r not in {x.value for x in Role}]
+    if bad_roles or not roles:
+        errors["role"] = f"roles must be among {', '.join(r.value for r in Role)}"
+    elif len(set(roles) & SEPARATED_ADMIN_ROLES) > 1 or \
+            (set(roles) & SEPARATED_ADMIN_ROLES and len(set(roles)) > 1):
+        # 三员分立: system, security and audit administration are separate people
+        errors["role"] = "sys_admin, sec_admin and auditor cannot be combined with any other role"
+    problem = validate_password(password, uname)
+    if problem:
+        errors["password"] = {
+            "password_too_short": f"at least {current_app.config['PASSWORD_MIN_LENGTH']} characters",
+            "password_contains_username": "must not contain the username",
+        }[problem]
+    if errors:
+        raise InvalidInput(errors)
+    user = User(agency=agency, username=uname, display_name=display_name or username,
+                password_hash=hash_password(password), active=True, failed_logins=0)
+    user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", user=actor, obj_type="user", obj_id=user.id, roles=sorted(roles))
+    return user
+
+
+class LoginRefused(Exception):
+    """Login failed; the message never says whether the username exists."""
+
+    def __init__(self, code: str, until: dt.datetime | None = None):
+        super().__init__(code)
+        self.code = code
+        self.until = until
+
+
+def authenticate(username: str, password: str, ip: str = "") -> User:
+    """Check a password with a lockout counter kept in the database."""
+    cfg = current_app.config
+    uname = normalize_username(username)
+    user = db.session.scalar(select(User).where(User.username == uname).with_for_update())
+    now = utcnow()
+    if user is None:
+        try:
+            _hasher_for_app().verify(_dummy_hash(), password)
+        except VerificationError:
+            pass
+        audit.record("login.failed", ip=ip, username=uname[:64], reason="unknown")
+        raise LoginRefused("bad_credentials")
+    if user.locked_until and user.locked_until > now:
+        audit.record("login.locked", user=user, ip=ip)
+        raise LoginRefused("locked", user.locked_until)
+    try:
+        _hasher_for_app().verify(user.password_hash, password)
+        ok = True
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or not user.active:
+        if ok is False:
+            user.failed_logins += 1
+            if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
+                user.locked_until = now + dt.timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+                user.failed_logins = 0
+                audit.record("login.lockout", user=user, ip=ip)
+        audit.record("login.failed", user=user, ip=ip, reason="password" if not ok else "disabled")
+        raise LoginRefused("bad_credentials")
+    if _hasher_for_app().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return user
+
+
+def start_session(user: User, user_agent: str = "", ip: str = "") -> LoginSession:
+    lifetime = dt.timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    sess = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id,
+                        expires_at=utcnow() + lifetime, user_agent=user_agent[:255])
+    db.session.add(sess)
+    audit.record("login.success", user=user, ip=ip)
+    return sess
+
+
+def load_session_user(session_id: str) -> User | None:
+    if not session_id:
+        return None
+    row = db.session.get(LoginSession, session_id)
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    user._session_id = row.id
+    return user
+
+
+def end_session(session_id: str, user: User | None = None) -> None:
+    row = db.session.get(LoginSession, session_id) if session_id else None
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record("logout", user=user)
+
+
+def revoke_all_sessions(user: User) -> None:
+    now = utcnow()
+    db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id,
+                                                  LoginSession.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                              ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now))
+
+
+def set_user_active(user: User, active: bool, actor: User | None = None) -> None:
+    """Disabling a user ends every session and API token at once."""
+    user.active = active
+    if not active:
+        revoke_all_sessions(user)
+    audit.record("user.enable" if active else "user.disable", user=actor, obj_type="user",
+                 obj_id=user.id)
+
+
+def set_locale(user: User, locale: str) -> None:
+    user.locale = locale
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(user: User, ip: str = "") -> tuple[str, ApiToken]:
+    token = "cf_" + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=_token_hash(token),
+                   expires_at=utcnow() + dt.timedelta(hours=current_app.config["API_TOKEN_HOURS"]))
+    db.session.add(row)
+    audit.record("api_token.issue", user=user, ip=ip)
+    return token, row
+
+
+def load_token_user(token: str) -> User | None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = row.user
+    if not user.active:
+        return None
+    return user
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User)) or 0

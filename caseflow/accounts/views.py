@@ -1,0 +1,53 @@
+"""Login and logout."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from caseflow.accounts import operations as ops
+from caseflow.accounts.forms import LoginForm
+from caseflow.extensions import db
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = ops.authenticate(form.username.data, form.password.data, ip=request.remote_addr or "")
+        except ops.LoginRefused as refused:
+            db.session.commit()  # keep the failure counter and audit row
+            if refused.code == "locked":
+                form.password.errors.append(_("Too many failed attempts. The account is locked; try again later."))
+            else:
+                form.password.errors.append(_("Wrong username or password."))
+            return render_template("accounts/login.html", form=form), 401
+        lang = session.get("lang")
+        session.clear()  # a fresh session at login
+        sess = ops.start_session(user, request.user_agent.string or "", request.remote_addr or "")
+        if lang and not user.locale:
+            user.locale = lang
+        db.session.commit()
+        user._session_id = sess.id
+        login_user(user)
+        target = request.args.get("next") or ""
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("core.index")
+        return redirect(target)
+    return render_template("accounts/login.html", form=form), (422 if form.errors else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    ops.end_session(current_user.get_id(), current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))

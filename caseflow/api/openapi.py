@@ -1,0 +1,97 @@
+"""OpenAPI 3.1 document generated from the pydantic schemas the API validates with."""
+from __future__ import annotations
+
+from pydantic.json_schema import models_json_schema
+
+from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, TokenIn, TokenOut,
+                                    TransitionIn)
+
+_MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str) -> dict:
+    return {"content": {"application/json": {"schema": _ref(name)}}}
+
+
+ERROR = {"type": "object", "properties": {
+    "message": {"type": "string"},
+    "errors": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "A message per field path, e.g. parties.0.credit_code"}},
+    "required": ["message"]}
+
+
+def build_openapi() -> dict:
+    _, schemas = models_json_schema([(m, "validation" if m.__name__.endswith("In") else
+                                      "serialization") for m in _MODELS],
+                                    ref_template="#/components/schemas/{model}")
+    components = dict(schemas.get("$defs", {}))
+    components["Error"] = ERROR
+    err = {"content": {"application/json": {"schema": _ref("Error")}}}
+    case_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    list_params = [
+        {"name": n, "in": "query", "required": False, "schema": s, "description": d}
+        for n, s, d in [
+            ("state", {"type": "string"}, "case state"),
+            ("ip_type", {"type": "string"}, "IP type"),
+            ("channel", {"type": "string"}, "intake channel"),
+            ("officer", {"type": "integer"}, "user id of an assigned officer"),
+            ("overdue", {"type": "boolean"}, "only cases with an overdue clock"),
+            ("q", {"type": "string"}, "search number, title, party name or code"),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"),
+            ("cursor", {"type": "string"}, "next_cursor of the previous page"),
+        ]
+    ]
+    common = {"401": {"description": "Not authenticated", **err},
+              "422": {"description": "Invalid input", **err}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "CaseFlow API", "version": "1.0",
+                 "description": "IP enforcement cases. Authenticate with POST /auth/token and "
+                                "send `Authorization: Bearer <token>`."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/auth/token": {"post": {
+                "summary": "Exchange username and password for a bearer token",
+                "security": [], "requestBody": {"required": True, **_json("TokenIn")},
+                "responses": {"201": {"description": "Token", **_json("TokenOut")},
+                              "401": {"description": "Wrong credentials or locked", **err},
+                              "422": common["422"]}}},
+            "/cases": {
+                "get": {"summary": "List visible cases, newest first (keyset pagination)",
+                        "parameters": list_params,
+                        "responses": {"200": {"description": "A page", **_json("CaseListOut")},
+                                      **common}},
+                "post": {"summary": "Log a new clue",
+                         "requestBody": {"required": True, **_json("ClueIn")},
+                         "responses": {"201": {"description": "Created", **_json("CaseOut")},
+                                       **common}}},
+            "/cases/{id}": {
+                "get": {"summary": "One case with clocks, allowed actions and timeline",
+                        "parameters": [case_id],
+                        "responses": {"200": {"description": "The case", **_json("CaseOut")},
+                                      "404": {"description": "No such case visible to you", **err},
+                                      **common}},
+                "put": {"summary": "Edit a case's details (optimistic lock on version)",
+                        "parameters": [case_id],
+                        "requestBody": {"required": True, **_json("CaseUpdateIn")},
+                        "responses": {"200": {"description": "Saved", **_json("CaseOut")},
+                                      "404": {"description": "Not visible", **err},
+                                      "409": {"description": "Stale version", **err}, **common}}},
+            "/cases/{id}/transitions": {"post": {
+                "summary": "Run a workflow action (or approve/deny a pending one)",
+                "parameters": [case_id],
+                "requestBody": {"required": True, **_json("TransitionIn")},
+                "responses": {"200": {"description": "The case after the action", **_json("CaseOut")},
+                              "403": {"description": "Role not allowed", **err},
+                              "404": {"description": "Not visible", **err},
+                              "409": {"description": "Invalid transition or stale version", **err},
+                              **common}}},
+        },
+    }

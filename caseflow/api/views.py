@@ -1,0 +1,162 @@
+"""JSON API /api/v1 for field apps and partner systems; calls the same operations as the UI."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from flask_login import current_user
+from pydantic import BaseModel, ValidationError
+
+from caseflow.accounts import operations as accounts
+from caseflow.cases import messages, operations as ops, queries
+from caseflow.cases.models import Case
+from caseflow.cases.schemas import (AmountsIn, CaseListOut, CaseOut, CaseSummaryOut, CaseUpdateIn,
+                                    ClockOut, ClueIn, EventOut, PartyOut, TokenIn, TokenOut,
+                                    TransitionIn, error_map)
+from caseflow.core.errors import InvalidInput
+from caseflow.core.models import load_calendar
+from caseflow.core.timeutil import today_local
+from caseflow.extensions import db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _body(model: type[BaseModel]):
+    raw = request.get_data(cache=False)
+    try:
+        parsed = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput({"__root__": messages.text("json_invalid")})
+    if not isinstance(parsed, dict):
+        raise InvalidInput({"__root__": messages.text("model_type")})
+    try:
+        return model.model_validate(parsed)
+    except ValidationError as e:
+        raise InvalidInput(error_map(e, messages.pydantic_text)) from None
+
+
+def _require_user():
+    if not current_user.is_authenticated:
+        abort(401, description="Authentication required: POST /api/v1/auth/token, then "
+                               "send 'Authorization: Bearer <token>'.")
+    if not current_user.works_cases:
+        abort(403)
+
+
+@bp.route("/auth/token", methods=["POST"])
+def issue_token():
+    data = _body(TokenIn)
+    try:
+        user = accounts.authenticate(data.username, data.password, ip=request.remote_addr or "")
+    except accounts.LoginRefused as refused:
+        db.session.commit()
+        msg = ("Too many failed attempts; the account is locked." if refused.code == "locked"
+               else "Wrong username or password.")
+        return jsonify(message=msg), 401
+    token, row = accounts.issue_api_token(user, ip=request.remote_addr or "")
+    db.session.commit()
+    return jsonify(TokenOut(token=token, expires_at=row.expires_at).model_dump(mode="json")), 201
+
+
+def summary(case: Case, today) -> CaseSummaryOut:
+    return CaseSummaryOut(id=case.id, number=case.number, title=case.title, state=case.state,
+                          channel=case.channel, ip_type=case.ip_type, received_at=case.received_on,
+                          version=case.version,
+                          overdue=bool(case.next_due_on and case.next_due_on < today))
+
+
+def case_out(user, case: Case) -> CaseOut:
+    calendar = load_calendar()
+    today = today_local()
+    clocks = ops.case_clocks(case, today, calendar)
+    return CaseOut(
+        id=case.id, number=case.number, title=case.title, state=case.state, channel=case.channel,
+        ip_type=case.ip_type, infringement_kind=case.infringement_kind,
+        received_at=case.received_on, description=case.description, location=case.location,
+        is_major=case.is_major, version=case.version,
+        parties=[PartyOut(kind=p.kind, name=p.name, credit_code=p.credit_code,
+                          id_number=p.id_number, address=p.address) for p in case.parties],
+        amounts=AmountsIn(**{f: getattr(case, f) or 0 for f in ops.AMOUNT_FIELDS}),
+        officers=[u.display_name for u in case.officers],
+        pending_action=case.pending_action,
+        allowed_actions=ops.allowed_actions(user, case, today, calendar),
+        clocks=[ClockOut(name=c.name, label=str(messages.CLOCK_LABELS.get(c.name, c.name)),
+                         due=c.due, paused=c.paused, overdue=c.overdue, days_left=c.days_left,
+                         stopped_on=c.stopped_on, unit=c.unit.value, source=c.source,
+                         party_clock=c.party_clock) for c in clocks],
+        timeline=[EventOut(id=e.id, at=e.at, effective_on=e.effective_on,
+                           user=e.user.display_name, action=e.action,
+                           label=messages.action_label(e.action), from_state=e.from_state,
+                           to_state=e.to_state, reason=e.reason, data=e.data or {})
+                  for e in case.events],
+    )
+
+
+@bp.route("/cases", methods=["GET"])
+def list_cases():
+    _require_user()
+    errors = {}
+    limit_raw = request.args.get("limit", "50")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 200:
+        errors["limit"] = messages.text("less_than_equal", le=200) if limit_raw.isdigit() \
+            else messages.text("int_parsing")
+    try:
+        filters = queries.CaseFilters.from_args(request.args, messages.text)
+    except InvalidInput as e:
+        errors.update(e.errors)
+    if errors:
+        raise InvalidInput(errors)
+    items, next_cursor = queries.list_cases(current_user, filters, request.args.get("cursor"),
+                                            int(limit_raw), messages.text)
+    today = today_local()
+    out = CaseListOut(items=[summary(c, today) for c in items], next_cursor=next_cursor,
+                      counts=queries.state_counts(current_user, filters))
+    return jsonify(out.model_dump(mode="json"))
+
+
+@bp.route("/cases", methods=["POST"])
+def create_case():
+    _require_user()
+    data = _body(ClueIn)
+    case = ops.create_clue(current_user, data)
+    db.session.commit()
+    return jsonify(case_out(current_user, case).model_dump(mode="json")), 201
+
+
+@bp.route("/cases/<int:case_id>", methods=["GET"])
+def get_case(case_id: int):
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    return jsonify(case_out(current_user, case).model_dump(mode="json"))
+
+
+@bp.route("/cases/<int:case_id>", methods=["PUT"])
+def update_case(case_id: int):
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    data = _body(CaseUpdateIn)
+    from caseflow.cases.permissions import can_edit
+    from caseflow.core.errors import PermissionDenied
+
+    if not can_edit(current_user, case):
+        raise PermissionDenied(messages.text("forbidden"))
+    ops.update_case(current_user, case, data)
+    db.session.commit()
+    return jsonify(case_out(current_user, case).model_dump(mode="json"))
+
+
+@bp.route("/cases/<int:case_id>/transitions", methods=["POST"])
+def transition(case_id: int):
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    data = _body(TransitionIn)
+    ops.perform(current_user, case, data)
+    db.session.commit()
+    return jsonify(case_out(current_user, case).model_dump(mode="json"))
+
+
+@bp.route("/openapi.json")
+def openapi():
+    from caseflow.api.openapi import build_openapi
+
+    return jsonify(build_openapi())

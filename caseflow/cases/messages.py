@@ -1,0 +1,251 @@
+"""User-facing words for case rules: labels and error messages, translated by Flask-Babel.
+
+Rules raise codes; this module is where a code becomes a sentence in the user's language.
+"""
+from __future__ import annotations
+
+from flask_babel import gettext, lazy_gettext as _l
+
+STATE_LABELS = {
+    "clue": _l("Clue"),
+    "verifying": _l("Verifying"),
+    "rejected": _l("Not filed"),
+    "filed": _l("Filed"),
+    "investigating": _l("Investigating"),
+    "legal_review": _l("Legal review"),
+    "notified": _l("Party notified"),
+    "hearing": _l("Hearing"),
+    "decided": _l("Penalty decided"),
+    "no_penalty": _l("No penalty"),
+    "executing": _l("Executing"),
+    "closed": _l("Closed"),
+    "suspended": _l("Suspended"),
+    "terminated": _l("Terminated"),
+    "referred": _l("Referred to police"),
+}
+
+ACTION_LABELS = {
+    "create": _l("Clue logged"),
+    "edit": _l("Details edited"),
+    "assign_officers": _l("Officers assigned"),
+    "request_approval": _l("Approval requested"),
+    "approve": _l("Approve"),
+    "deny": _l("Refuse approval"),
+    "accept": _l("Accept and verify"),
+    "reject": _l("Do not file"),
+    "extend_verification": _l("Extend verification"),
+    "file": _l("File the case"),
+    "investigate": _l("Start investigation"),
+    "pause_clock": _l("Pause the clock"),
+    "resume_clock": _l("Resume the clock"),
+    "submit_review": _l("Send to legal review"),
+    "pass_review": _l("Pass legal review"),
+    "return_review": _l("Return from legal review"),
+    "notify": _l("Notify the party"),
+    "record_statement": _l("Record statement"),
+    "request_hearing": _l("Hearing requested"),
+    "conclude_hearing": _l("Conclude hearing"),
+    "decide_penalty": _l("Decide penalty"),
+    "decide_no_penalty": _l("Decide no penalty"),
+    "serve": _l("Serve the decision"),
+    "record_payment": _l("Record payment"),
+    "close": _l("Close the case"),
+    "suspend": _l("Suspend"),
+    "resume": _l("Resume"),
+    "terminate": _l("Terminate"),
+    "extend_decision": _l("Extend the decision period"),
+    "notify_reporter": _l("Reporter informed"),
+}
+
+CHANNEL_LABELS = {
+    "complaint": _l("Complaint"),
+    "report": _l("Report"),
+    "inspection": _l("Inspection finding"),
+    "hotline_12315": _l("12315 transfer"),
+    "online_monitoring": _l("Online monitoring"),
+    "agency_transfer": _l("Transfer from another agency"),
+    "police_reverse": _l("Reverse transfer from police"),
+    "rights_holder": _l("Rights-holder request"),
+    "g60_partner": _l("G60 partner city"),
+}
+
+IP_TYPE_LABELS = {
+    "trademark": _l("Trademark"),
+    "patent": _l("Patent"),
+    "copyright": _l("Copyright"),
+    "trade_secret": _l("Trade secret"),
+    "geographical_indication": _l("Geographical indication"),
+    "commercial_mark_confusion": _l("Commercial-mark confusion"),
+}
+
+PARTY_KIND_LABELS = {"business": _l("Business"), "person": _l("Person")}
+
+PAUSE_KIND_LABELS = {
+    "testing": _l("Testing or expert appraisal"),
+    "public_notice": _l("Public notice"),
+    "rights_holder_identification": _l("Rights-holder identification"),
+}
+
+CLOCK_LABELS = {
+    "acceptance": _l("Accept or reject complaint"),
+    "verification": _l("Verify and decide on filing"),
+    "reporter_notice": _l("Inform the reporter"),
+    "decision": _l("Decision deadline"),
+    "legal_review": _l("Legal review"),
+    "statement": _l("Party's statement / hearing request"),
+    "service": _l("Serve the decision"),
+    "payment": _l("Fine payment"),
+}
+
+ROLE_LABELS = {
+    "inspector": _l("Inspector"),
+    "case_officer": _l("Case officer"),
+    "legal_reviewer": _l("Legal reviewer"),
+    "approver": _l("Approver"),
+    "coordinator": _l("Coordinator"),
+    "publisher": _l("Credit publisher"),
+    "agency_admin": _l("Agency administrator"),
+    "sys_admin": _l("System administrator"),
+    "sec_admin": _l("Security administrator"),
+    "auditor": _l("Audit administrator"),
+}
+
+AGENCY_KIND_LABELS = {
+    "market_supervision": _l("Market supervision bureau"),
+    "police_econ": _l("Police economic crime unit"),
+    "cultural_enforcement": _l("Cultural market enforcement"),
+    "ip_office": _l("Intellectual property office"),
+    "procuratorate": _l("Procuratorate"),
+    "other": _l("Other"),
+}
+
+FIELD_LABELS = {
+    "title": _l("Title"),
+    "channel": _l("Channel"),
+    "ip_type": _l("IP type"),
+    "received_at": _l("Received on"),
+    "description": _l("Description"),
+    "location": _l("Location"),
+    "infringement_kind": _l("Infringement"),
+    "reporter_name": _l("Reporter name"),
+    "reporter_contact": _l("Reporter contact"),
+    "is_major": _l("Major case"),
+    "parties": _l("Parties"),
+    "officers": _l("Officers"),
+    "illegal_business_volume": _l("Illegal business volume"),
+    "illegal_gains": _l("Illegal gains"),
+    "sales_amount": _l("Sales amount"),
+    "unsold_goods_value": _l("Unsold goods value"),
+    "copies": _l("Copies"),
+}
+
+_MESSAGES = {
+    # rule violations
+    "wrong_state": _l("“%(action)s” is not possible while the case is “%(state)s”."),
+    "verification_already_extended": _l("Verification has already been extended once."),
+    "two_officers_required": _l("Assign at least two officers before filing (Administrative Penalty Law §42)."),
+    "already_paused": _l("The clock is already paused."),
+    "not_paused": _l("The clock is not paused."),
+    "clock_paused": _l("Resume the clock first."),
+    "review_already_passed": _l("The legal review has already passed."),
+    "major_needs_review": _l("A major case needs legal review before notice and decision (§58)."),
+    "review_not_passed": _l("The legal review has not passed yet."),
+    "already_notified": _l("The party has already been notified."),
+    "not_notified": _l("Notify the party before deciding (§44, §62)."),
+    "hearing_request_late": _l("A hearing must be requested within 5 working days of the notice (by %(due)s)."),
+    "hearing_not_eligible": _l("The proposed penalty does not give a right to a hearing (§63)."),
+    "statement_window_open": _l("The party may state their case until %(due)s; record their statement or wait."),
+    "no_fine": _l("This decision has no fine to pay."),
+    "already_paid": _l("Payment has already been recorded."),
+    "fine_unpaid": _l("Record the fine's payment before closing."),
+    "no_named_reporter": _l("The case has no named reporter to inform."),
+    "reporter_already_notified": _l("The reporter has already been informed."),
+    "extension_days_required": _l("Enter the number of days decided collectively."),
+    "extension_days_too_long": _l("An extension cannot exceed 365 days."),
+    # operations
+    "case_not_found": _l("Case not found."),
+    "forbidden": _l("You are not allowed to do this."),
+    "forbidden_action": _l("You are not allowed to “%(action)s” on this case."),
+    "stale_version": _l("Someone else saved this case after you opened it. Reload to see their changes; what you typed is kept below."),
+    "nothing_pending": _l("Nothing is waiting for approval."),
+    "pending_approval": _l("“%(action)s” is waiting for approval; approve or refuse it first."),
+    "reason_required": _l("Give a reason."),
+    "field_required": _l("This field is required."),
+    "date_in_future": _l("The date cannot be in the future."),
+    "date_too_old": _l("The date is too far in the past."),
+    "date_before_last_step": _l("The date cannot be before the previous step (%(date)s)."),
+    "hearing_too_soon": _l("The hearing must be noticed at least 7 working days ahead: %(date)s or later."),
+    "penalty_kinds_required": _l("Choose at least one kind of penalty."),
+    "fine_required": _l("Enter the fine amount."),
+    "fine_kind_missing": _l("A fine is entered; add “罚款” to the penalty kinds."),
+    "paid_less_than_fine": _l("The amount paid is less than the fine (%(fine)s yuan)."),
+    "officer_invalid": _l("Choose active officers of this agency."),
+    "lead_not_officer": _l("The lead officer must be one of the officers."),
+    "received_after_events": _l("The received date cannot be after the case's first step."),
+    "duplicate_party": _l("This party is listed twice."),
+    # identifiers
+    "credit_code_required": _l("Enter the unified social credit code."),
+    "credit_code_length": _l("A unified social credit code has 18 characters."),
+    "credit_code_charset": _l("The code contains a character not used in credit codes (I, O, Z, S, V are never used)."),
+    "credit_code_region": _l("Characters 3–8 of a credit code are the region code (digits)."),
+    "credit_code_checksum": _l("The check character does not match; please check the code."),
+    "id_number_required": _l("Enter the resident ID number."),
+    "id_number_length": _l("A resident ID number has 18 characters."),
+    "id_number_charset": _l("A resident ID number is 17 digits and a final digit or X."),
+    "id_number_birthdate": _l("The birth date in the ID number is not a real date."),
+    "id_number_checksum": _l("The ID number's check digit does not match; please check it."),
+    # generic pydantic error types
+    "missing": _l("This field is required."),
+    "string_too_short": _l("Too short."),
+    "string_too_long": _l("Too long (at most %(max_length)s characters)."),
+    "string_type": _l("Enter text."),
+    "enum": _l("Choose one of the options."),
+    "literal_error": _l("Choose one of the options."),
+    "date_from_datetime_parsing": _l("Enter a date as YYYY-MM-DD."),
+    "date_parsing": _l("Enter a date as YYYY-MM-DD."),
+    "date_type": _l("Enter a date as YYYY-MM-DD."),
+    "decimal_parsing": _l("Enter a number."),
+    "decimal_type": _l("Enter a number."),
+    "decimal_max_places": _l("At most 2 decimal places."),
+    "decimal_max_digits": _l("The number is too large."),
+    "greater_than_equal": _l("Must be at least %(ge)s."),
+    "less_than_equal": _l("Must be at most %(le)s."),
+    "int_parsing": _l("Enter a whole number."),
+    "int_type": _l("Enter a whole number."),
+    "int_from_float": _l("Enter a whole number."),
+    "bool_parsing": _l("Enter yes or no."),
+    "extra_forbidden": _l("Unknown field."),
+    "too_long": _l("Too many entries."),
+    "too_short": _l("Add at least one entry."),
+    "list_type": _l("Enter a list."),
+    "model_type": _l("Enter an object."),
+    "json_invalid": _l("The request body is not valid JSON."),
+}
+
+
+def text(code: str, **params) -> str:
+    msg = _MESSAGES.get(code)
+    if msg is None:
+        return gettext("Invalid value.")
+    return str(msg) % params if params else str(msg)
+
+
+def pydantic_text(code: str, ctx: dict) -> str:
+    params = {k: v for k, v in (ctx or {}).items() if isinstance(v, (int, float, str))}
+    try:
+        return text(code, **params) if code in _MESSAGES else gettext("Invalid value.")
+    except (KeyError, ValueError, TypeError):
+        return str(_MESSAGES[code])
+
+
+def rule_text(v) -> str:
+    params = dict(v.params)
+    if "action" in params:
+        params["action"] = action_label(params["action"])
+    if "state" in params:
+        params["state"] = str(STATE_LABELS.get(params["state"], params["state"]))
+    return text(v.code, **params)
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))

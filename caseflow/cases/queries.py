@@ -1,0 +1,117 @@
+"""Case list queries: filters, search, keyset pagination, counts per state.
+
+Shared by the HTML list and the API; visibility always comes from ``visible_cases``.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+
+from caseflow.cases.models import Case, Party, case_officer_table
+from caseflow.cases.permissions import visibility_clause
+from caseflow.cases.rules import Channel, IPType, State
+from caseflow.core.errors import InvalidInput
+from caseflow.core.timeutil import today_local
+from caseflow.extensions import db
+
+
+@dataclass
+class CaseFilters:
+    state: str | None = None
+    ip_type: str | None = None
+    channel: str | None = None
+    officer: int | None = None
+    overdue: bool = False
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args, message) -> "CaseFilters":
+        """Parse query arguments; unknown values are a 422 with a message per field."""
+        errors = {}
+        f = cls()
+        for name, enum in (("state", State), ("ip_type", IPType), ("channel", Channel)):
+            value = (args.get(name) or "").strip()
+            if value:
+                if value not in {e.value for e in enum}:
+                    errors[name] = message("enum")
+                else:
+                    setattr(f, name, value)
+        officer = (args.get("officer") or "").strip()
+        if officer:
+            if not officer.isdigit():
+                errors["officer"] = message("int_parsing")
+            else:
+                f.officer = int(officer)
+        f.overdue = (args.get("overdue") or "").lower() in ("1", "true", "yes", "on")
+        f.q = (args.get("q") or "").strip()[:100]
+        if errors:
+            raise InvalidInput(errors)
+        return f
+
+
+def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
+    cond = [visibility_clause(user)]
+    if include_state and f.state:
+        cond.append(Case.state == f.state)
+    if f.ip_type:
+        cond.append(Case.ip_type == f.ip_type)
+    if f.channel:
+        cond.append(Case.channel == f.channel)
+    if f.officer:
+        cond.append(Case.id.in_(select(case_officer_table.c.case_id)
+                                .where(case_officer_table.c.user_id == f.officer)))
+    if f.overdue:
+        cond.append(Case.next_due_on < today_local())
+    if f.q:
+        like = f"%{_escape_like(f.q)}%"
+        cond.append(or_(
+            Case.number.ilike(like, escape="\\"),
+            Case.title.ilike(like, escape="\\"),
+            Case.id.in_(select(Party.case_id).where(or_(
+                Party.name.ilike(like, escape="\\"),
+                Party.credit_code == f.q.upper(),
+                Party.id_number == f.q.upper(),
+            ))),
+        ))
+    return cond
+
+
+def _escape_like(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.created_at.isoformat(), case.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, message) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, case_id = json.loads(raw)
+        return dt.datetime.fromisoformat(created), int(case_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidInput({"cursor": message("cursor")}) from exc
+
+
+def list_cases(user, f: CaseFilters, cursor: str | None, limit: int, message) -> tuple[list[Case], str | None]:
+    """Newest first; keyset pagination on (created_at, id) so every page costs the same."""
+    stmt = select(Case).where(*_conditions(user, f))
+    if cursor:
+        created, case_id = decode_cursor(cursor, message)
+        stmt = stmt.where(or_(Case.created_at < created,
+                              and_(Case.created_at == created, Case.id < case_id)))
+    stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def state_counts(user, f: CaseFilters) -> dict[str, int]:
+    stmt = (select(Case.state, func.count()).where(*_conditions(user, f, include_state=False))
+            .group_by(Case.state))
+    return {state: n for state, n in db.session.execute(stmt)}

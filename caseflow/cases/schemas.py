@@ -1,0 +1,248 @@
+"""Input and output shapes for cases, shared by the HTML forms and the JSON API.
+
+The HTML views feed the same models as the API, so a rule holds in both or in neither.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
+
+from caseflow.cases.rules import ACTIONS, PENALTY_KINDS, Channel, IPType, PartyKind, PauseKind
+from caseflow.core import ids
+
+MAX_MONEY = Decimal("1000000000000")  # 1e12 元: larger means a typing error
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)]
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, max_digits=16, decimal_places=2)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PartyIn(_In):
+    kind: PartyKind
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    credit_code: str | None = Field(default=None, description="统一社会信用代码 (business)")
+    id_number: str | None = Field(default=None, description="居民身份证号码 (person)")
+    address: Text300 = ""
+
+    @field_validator("credit_code", "id_number", mode="before")
+    @classmethod
+    def _normalize(cls, v):
+        return ids.normalize_code(v) or None if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_identifier(self):
+        if self.kind == PartyKind.BUSINESS:
+            if not self.credit_code:
+                raise _field_error("credit_code", "credit_code_required")
+            problem = ids.check_credit_code(self.credit_code)
+            if problem:
+                raise _field_error("credit_code", f"credit_code_{problem}")
+            self.id_number = None
+        else:
+            if not self.id_number:
+                raise _field_error("id_number", "id_number_required")
+            problem = ids.check_id_number(self.id_number)
+            if problem:
+                raise _field_error("id_number", f"id_number_{problem}")
+            self.credit_code = None
+        return self
+
+
+class AmountsIn(_In):
+    illegal_business_volume: Money = Decimal(0)  # 非法经营数额 (元)
+    illegal_gains: Money = Decimal(0)  # 违法所得
+    sales_amount: Money = Decimal(0)  # 销售金额
+    unsold_goods_value: Money = Decimal(0)  # 未销售货值
+    copies: Annotated[int, Field(ge=0, le=10**9)] = 0  # 复制品数量
+
+
+class CaseFieldsIn(_In):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    channel: Channel
+    ip_type: IPType
+    received_at: dt.date = Field(description="Date the clue was received (YYYY-MM-DD)")
+    description: LongText = ""
+    location: Text300 = ""
+    infringement_kind: Text200 = ""
+    reporter_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    reporter_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    is_major: bool = False
+    parties: list[PartyIn] = Field(default_factory=list, max_length=50)
+    amounts: AmountsIn = Field(default_factory=AmountsIn)
+
+    @field_validator("received_at")
+    @classmethod
+    def _received_past(cls, v: dt.date):
+        from caseflow.core.timeutil import today_local
+
+        if v > today_local():
+            raise PydanticCustomError("date_in_future", "date_in_future")
+        if v < dt.date(2000, 1, 1):
+            raise PydanticCustomError("date_too_old", "date_too_old")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_parties(self):
+        seen = set()
+        for i, p in enumerate(self.parties):
+            key = p.credit_code or p.id_number
+            if key in seen:
+                raise _field_error(f"parties.{i}.{'credit_code' if p.credit_code else 'id_number'}",
+                                   "duplicate_party")
+            seen.add(key)
+        return self
+
+
+class ClueIn(CaseFieldsIn):
+    """A new clue (线索登记)."""
+
+
+class CaseUpdateIn(CaseFieldsIn):
+    version: int = Field(description="The case version the edit is based on (optimistic lock)")
+
+
+class TransitionIn(_In):
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    version: int | None = Field(default=None, description="Expected case version; stale → 409")
+    reason: LongText = ""
+    effective_on: dt.date | None = Field(default=None, description="Date the step happened, if earlier")
+    pause_kind: PauseKind | None = None
+    days: Annotated[int, Field(ge=1, le=365)] | None = None
+    proposed_fine: Money | None = None
+    proposed_penalties: list[Literal[PENALTY_KINDS]] = Field(default_factory=list)  # type: ignore
+    hearing_date: dt.date | None = None
+    fine_amount: Money | None = None
+    confiscated_amount: Money | None = None
+    penalty_kinds: list[Literal[PENALTY_KINDS]] = Field(default_factory=list)  # type: ignore
+    decision_summary: LongText = ""
+    paid_amount: Money | None = None
+
+
+class OfficersIn(_In):
+    version: int
+    officer_ids: list[int] = Field(min_length=1, max_length=20)
+    lead_officer_id: int | None = None
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class ClockOut(BaseModel):
+    name: str
+    label: str
+    due: dt.date
+    paused: bool
+    overdue: bool
+    days_left: int | None
+    stopped_on: dt.date | None
+    unit: str
+    source: str
+    party_clock: bool
+
+
+class EventOut(BaseModel):
+    id: int
+    at: dt.datetime
+    effective_on: dt.date
+    user: str
+    action: str
+    label: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    data: dict
+
+
+class PartyOut(BaseModel):
+    kind: str
+    name: str
+    credit_code: str | None
+    id_number: str | None
+    address: str
+
+
+class CaseSummaryOut(BaseModel):
+    id: int
+    number: str | None
+    title: str
+    state: str
+    channel: str
+    ip_type: str
+    received_at: dt.date
+    version: int
+    overdue: bool
+
+
+class CaseListOut(BaseModel):
+    items: list[CaseSummaryOut]
+    next_cursor: str | None
+    counts: dict[str, int]
+
+
+class CaseOut(BaseModel):
+    id: int
+    number: str | None
+    title: str
+    state: str
+    channel: str
+    ip_type: str
+    infringement_kind: str
+    received_at: dt.date
+    description: str
+    location: str
+    is_major: bool
+    version: int
+    parties: list[PartyOut]
+    amounts: AmountsIn
+    officers: list[str]
+    pending_action: str | None
+    allowed_actions: list[str]
+    clocks: list[ClockOut]
+    timeline: list[EventOut]
+
+
+class TokenIn(_In):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: dt.datetime
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class _FieldError(ValueError):
+    pass
+
+
+def _field_error(path: str, code: str) -> PydanticCustomError:
+    """A model-level error that still names its field (``loc`` suffix in the context)."""
+    return PydanticCustomError(code, code, {"field": path})
+
+
+def error_map(exc: ValidationError, translate) -> dict[str, str]:
+    """Flatten pydantic errors to {"parties.0.credit_code": message}.
+
+    ``translate(code, ctx)`` turns an error type into a user message.
+    """
+    out: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        ctx = err.get("ctx") or {}
+        if "field" in ctx:
+            loc = loc + str(ctx["field"]).split(".")
+        path = ".".join(loc) or "__root__"
+        out.setdefault(path, translate(err["type"], ctx))
+    return out

@@ -1,0 +1,285 @@
+"""Case screens. Each view: load or 404 → permission → validate → one operation → redirect."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from caseflow.accounts.models import Role, User, UserRole
+from caseflow.cases import messages, operations as ops, queries
+from caseflow.cases.models import Case
+from caseflow.cases.permissions import can_assign_officers, can_create_clue, can_edit
+from caseflow.cases.rules import (PENALTY_KINDS, TRANSITIONS, Channel, IPType, PartyKind,
+                                  PauseKind, State)
+from caseflow.cases.schemas import (CaseUpdateIn, ClueIn, OfficersIn, TransitionIn, error_map)
+from caseflow.core.errors import CaseFlowError, InvalidInput, StaleVersion
+from caseflow.core.models import load_calendar
+from caseflow.core.timeutil import today_local
+from caseflow.extensions import db
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+AMOUNT_FIELDS = ops.AMOUNT_FIELDS
+PARTY_FIELDS = ("kind", "name", "credit_code", "id_number", "address")
+CASE_TEXT_FIELDS = ("title", "channel", "ip_type", "received_at", "description", "location",
+                    "infringement_kind", "reporter_name", "reporter_contact")
+
+
+def _choices():
+    return {
+        "states": list(State),
+        "channels": list(Channel),
+        "ip_types": list(IPType),
+        "party_kinds": list(PartyKind),
+        "pause_kinds": list(PauseKind),
+        "penalty_kinds": PENALTY_KINDS,
+    }
+
+
+# ----------------------------------------------------------------------------- form parsing
+
+
+def _form_values(form) -> tuple[dict, dict, list[int]]:
+    """What the user typed (to re-display) and the payload for the schema.
+
+    Returns (values, payload, party_rows) where party_rows maps payload index → form row.
+    """
+    values: dict = {k: form.get(k, "") for k in CASE_TEXT_FIELDS}
+    values["is_major"] = form.get("is_major") == "y"
+    values["version"] = form.get("version", "")
+    for f in AMOUNT_FIELDS:
+        values[f"amounts-{f}"] = form.get(f"amounts-{f}", "")
+    rows = sorted({int(k.split("-")[1]) for k in form if k.startswith("parties-")
+                   and k.split("-")[1].isdigit() and int(k.split("-")[1]) < 50})
+    parties_typed = []
+    for i in rows:
+        parties_typed.append({f: form.get(f"parties-{i}-{f}", "") for f in PARTY_FIELDS})
+    values["parties"] = parties_typed or [{"kind": "business"}]
+
+    payload: dict = {k: values[k] for k in CASE_TEXT_FIELDS}
+    if not payload["received_at"]:
+        payload.pop("received_at")
+    payload["is_major"] = values["is_major"]
+    payload["amounts"] = {f: values[f"amounts-{f}"] for f in AMOUNT_FIELDS
+                          if values[f"amounts-{f}"].strip() != ""}
+    payload["parties"] = []
+    party_rows = []
+    for i, p in enumerate(parties_typed):
+        if not any((p.get(k) or "").strip() for k in ("name", "credit_code", "id_number")):
+            continue  # an untouched row
+        entry = {k: p.get(k, "") for k in PARTY_FIELDS}
+        for k in ("credit_code", "id_number"):
+            if not entry[k].strip():
+                entry[k] = None
+        payload["parties"].append(entry)
+        party_rows.append(i)
+    return values, payload, party_rows
+
+
+def _form_errors(exc: ValidationError, party_rows: list[int]) -> dict[str, str]:
+    out = {}
+    for path, msg in error_map(exc, messages.pydantic_text).items():
+        parts = path.split(".")
+        if parts[0] == "parties" and len(parts) > 1 and parts[1].isdigit() and party_rows:
+            parts[1] = str(party_rows[int(parts[1])])
+        out["-".join(parts)] = msg
+    return out
+
+
+def _case_values(case: Case) -> dict:
+    values = {
+        "title": case.title, "channel": case.channel, "ip_type": case.ip_type,
+        "received_at": case.received_on.isoformat(), "description": case.description,
+        "location": case.location, "infringement_kind": case.infringement_kind,
+        "reporter_name": case.reporter_name, "reporter_contact": case.reporter_contact,
+        "is_major": case.is_major, "version": case.version,
+        "parties": [{"kind": p.kind, "name": p.name, "credit_code": p.credit_code or "",
+                     "id_number": p.id_number or "", "address": p.address} for p in case.parties]
+        or [{"kind": "business"}],
+    }
+    for f in AMOUNT_FIELDS:
+        v = getattr(case, f)
+        values[f"amounts-{f}"] = "" if not v else str(v)
+    return values
+
+
+# ----------------------------------------------------------------------------- list
+
+
+@bp.route("/")
+@login_required
+def list_cases():
+    if not current_user.works_cases:
+        abort(403)
+    errors = {}
+    try:
+        filters = queries.CaseFilters.from_args(request.args, messages.text)
+        cursor = request.args.get("cursor") or None
+        items, next_cursor = queries.list_cases(current_user, filters, cursor,
+                                                current_app.config["PAGE_SIZE"], messages.text)
+    except InvalidInput as e:
+        errors = e.errors
+        filters = queries.CaseFilters()
+        items, next_cursor = queries.list_cases(current_user, filters, None,
+                                                current_app.config["PAGE_SIZE"], messages.text)
+    counts = queries.state_counts(current_user, filters)
+    officers = _agency_officers()
+    return render_template("cases/list.html", items=items, next_cursor=next_cursor,
+                           counts=counts, total=sum(counts.values()), filters=filters,
+                           errors=errors, officers=officers, today=today_local(),
+                           can_create=can_create_clue(current_user), **_choices()), \
+        (422 if errors else 200)
+
+
+def _agency_officers() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.agency_id == current_user.agency_id, User.active.is_(True),
+                           User.id.in_(select(UserRole.user_id).where(
+                               UserRole.role.in_([Role.CASE_OFFICER, Role.INSPECTOR]))))
+        .order_by(User.display_name)))
+
+
+# ----------------------------------------------------------------------------- create / edit
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new_clue():
+    if not can_create_clue(current_user):
+        abort(403)
+    if request.method == "GET":
+        values = {"received_at": today_local().isoformat(), "parties": [{"kind": "business"}],
+                  "channel": "", "ip_type": ""}
+        return render_template("cases/form.html", values=values, errors={}, case=None,
+                               **_choices())
+    values, payload, party_rows = _form_values(request.form)
+    try:
+        data = ClueIn.model_validate(payload)
+        case = ops.create_clue(current_user, data)
+    except ValidationError as e:
+        return render_template("cases/form.html", values=values, errors=_form_errors(e, party_rows),
+                               case=None, **_choices()), 422
+    except InvalidInput as e:
+        db.session.rollback()
+        return render_template("cases/form.html", values=values, errors=e.errors, case=None,
+                               **_choices()), 422
+    db.session.commit()
+    flash(_("Clue logged."), "success")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(case_id: int):
+    case = ops.get_case(current_user, case_id)
+    if not can_edit(current_user, case):
+        abort(403)
+    if request.method == "GET":
+        return render_template("cases/form.html", values=_case_values(case), errors={}, case=case,
+                               **_choices())
+    values, payload, party_rows = _form_values(request.form)
+    payload["version"] = values["version"]
+    try:
+        data = CaseUpdateIn.model_validate(payload)
+        ops.update_case(current_user, case, data)
+    except ValidationError as e:
+        return render_template("cases/form.html", values=values, errors=_form_errors(e, party_rows),
+                               case=case, **_choices()), 422
+    except StaleVersion as e:
+        db.session.rollback()
+        current = ops.get_case(current_user, case_id)
+        saved = _case_values(current)
+        values["version"] = current.version  # a deliberate second save replaces theirs
+        return render_template("cases/form.html", values=values, errors={}, case=current,
+                               conflict=e.message, saved=saved, **_choices()), 409
+    except InvalidInput as e:
+        db.session.rollback()
+        return render_template("cases/form.html", values=values, errors=e.errors, case=case,
+                               **_choices()), 422
+    db.session.commit()
+    flash(_("Changes saved."), "success")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+# ----------------------------------------------------------------------------- detail / actions
+
+
+def _render_detail(case: Case, status: int = 200, action_errors=None, open_action=None,
+                   action_values=None, message=None):
+    calendar = load_calendar()
+    today = today_local()
+    clocks = ops.case_clocks(case, today, calendar)
+    return render_template(
+        "cases/detail.html", case=case, clocks=clocks, today=today,
+        allowed=ops.allowed_actions(current_user, case, today, calendar),
+        transitions=TRANSITIONS, events=list(reversed(case.events)),
+        can_edit=can_edit(current_user, case),
+        can_assign=can_assign_officers(current_user, case),
+        officers=_agency_officers(), action_errors=action_errors or {},
+        open_action=open_action, action_values=action_values or {}, action_message=message,
+        **_choices()), status
+
+
+@bp.route("/<int:case_id>")
+@login_required
+def detail(case_id: int):
+    return _render_detail(ops.get_case(current_user, case_id))
+
+
+@bp.route("/<int:case_id>/actions", methods=["POST"])
+@login_required
+def act(case_id: int):
+    case = ops.get_case(current_user, case_id)
+    form = request.form
+    values = {k: form.get(k, "") for k in form if k != "csrf_token"}
+    values["proposed_penalties"] = form.getlist("proposed_penalties")
+    values["penalty_kinds"] = form.getlist("penalty_kinds")
+    payload = {k: v for k, v in values.items() if v not in ("", [])}
+    action = form.get("action", "")
+    try:
+        data = TransitionIn.model_validate(payload)
+        ops.perform(current_user, case, data)
+    except ValidationError as e:
+        return _render_detail(case, 422, error_map(e, messages.pydantic_text), action, values)
+    except InvalidInput as e:
+        db.session.rollback()
+        return _render_detail(ops.get_case(current_user, case_id), 422, e.errors, action, values)
+    except StaleVersion as e:
+        db.session.rollback()
+        return _render_detail(ops.get_case(current_user, case_id), 409, {}, action, values, e.message)
+    except CaseFlowError as e:  # InvalidTransition / PermissionDenied: shown on the page
+        db.session.rollback()
+        return _render_detail(ops.get_case(current_user, case_id), e.status, {}, action, values,
+                              e.message)
+    db.session.commit()
+    if case.pending_action:
+        flash(_("Sent for approval: %(action)s.", action=messages.action_label(case.pending_action)),
+              "success")
+    else:
+        flash(_("Done: %(action)s.", action=messages.action_label(action)), "success")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/<int:case_id>/officers", methods=["POST"])
+@login_required
+def officers(case_id: int):
+    case = ops.get_case(current_user, case_id)
+    if not can_assign_officers(current_user, case):
+        abort(403)
+    raw_ids = request.form.getlist("officer_ids")
+    payload = {"version": request.form.get("version", ""), "officer_ids": raw_ids,
+               "lead_officer_id": request.form.get("lead_officer_id") or None}
+    try:
+        ops.assign_officers(current_user, case, OfficersIn.model_validate(payload))
+    except ValidationError as e:
+        return _render_detail(case, 422, error_map(e, messages.pydantic_text), "officers", payload)
+    except (InvalidInput, StaleVersion) as e:
+        db.session.rollback()
+        errs = getattr(e, "errors", {})
+        return _render_detail(ops.get_case(current_user, case_id), e.status, errs, "officers",
+                              payload, None if errs else e.message)
+    db.session.commit()
+    flash(_("Officers assigned."), "success")
+    return redirect(url_for("cases.detail", case_id=case.id))

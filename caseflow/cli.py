@@ -1,0 +1,171 @@
+"""``flask caseflow …`` commands: bootstrap, demo data, maintenance."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from caseflow.extensions import db
+
+caseflow_cli = AppGroup("caseflow", help="CaseFlow administration.")
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(caseflow_cli)
+
+
+def _fail(exc) -> None:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        for field, msg in errors.items():
+            click.echo(f"error: {field}: {msg}", err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@caseflow_cli.command("create-agency")
+@click.option("--code", required=True, help="Short unique code, e.g. sj-amr")
+@click.option("--kind", required=True, help="market_supervision, police_econ, cultural_enforcement, "
+                                            "ip_office, procuratorate or other")
+@click.option("--name", required=True, help="Full name, e.g. 上海市松江区市场监督管理局")
+@click.option("--case-prefix", default=None, help="Case number prefix, e.g. 沪市监松处")
+@click.option("--region", default="")
+@click.option("--credit-code", default=None, help="The agency's unified social credit code")
+def create_agency_cmd(code, kind, name, case_prefix, region, credit_code):
+    """Create an agency."""
+    from caseflow.accounts.operations import create_agency
+    from caseflow.core.errors import InvalidInput
+
+    try:
+        agency = create_agency(code, kind, name, case_prefix, region, credit_code)
+    except InvalidInput as e:
+        db.session.rollback()
+        _fail(e)
+    db.session.commit()
+    click.echo(f"agency {agency.code} created (id {agency.id})")
+
+
+@caseflow_cli.command("create-user")
+@click.option("--agency", "agency_code", required=True, help="Agency code")
+@click.option("--username", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True,
+              confirmation_prompt=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeatable")
+@click.option("--name", "display_name", default=None, help="Display name")
+def create_user_cmd(agency_code, username, password, roles, display_name):
+    """Create a user in an agency with one or more roles."""
+    from caseflow.accounts.models import Agency
+    from caseflow.accounts.operations import create_user
+    from caseflow.core.errors import InvalidInput
+
+    agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
+    if agency is None:
+        _fail(f"no agency with code {agency_code!r}")
+    try:
+        user = create_user(agency, username, password, list(roles), display_name)
+    except InvalidInput as e:
+        db.session.rollback()
+        _fail(e)
+    db.session.commit()
+    click.echo(f"user {user.username} created in {agency.code} with roles {', '.join(roles)}")
+
+
+@caseflow_cli.command("disable-user")
+@click.argument("username")
+def disable_user_cmd(username):
+    """Disable a user; their sessions and API tokens end at once."""
+    from caseflow.accounts.models import User
+    from caseflow.accounts.operations import normalize_username, set_user_active
+
+    user = db.session.scalar(select(User).where(User.username == normalize_username(username)))
+    if user is None:
+        _fail(f"no user {username!r}")
+    set_user_active(user, False)
+    db.session.commit()
+    click.echo(f"user {user.username} disabled")
+
+
+@caseflow_cli.command("seed-demo")
+@click.option("--cases", default=300, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when users already exist")
+@click.option("--seed", default=2026, show_default=True, help="Random seed")
+def seed_demo_cmd(cases, if_empty, seed):
+    """Songjiang demo agencies, one user per role, and realistic cases in every state."""
+    from caseflow.accounts.operations import count_users
+    from caseflow.demo import seed_demo
+
+    if if_empty and count_users():
+        click.echo("database already has users; demo not seeded")
+        return
+    logins = seed_demo(cases, seed)
+    db.session.commit()
+    _print_logins(logins)
+
+
+@caseflow_cli.command("demo-logins")
+def demo_logins_cmd():
+    """Print the demo logins written by seed-demo."""
+    from caseflow.demo import read_logins
+
+    _print_logins(read_logins())
+
+
+def _print_logins(logins):
+    if not logins:
+        return
+    click.echo("\nDemo logins (also in instance/demo_logins.txt):")
+    for username, password, agency, roles in logins:
+        click.echo(f"  {username:<18} {password:<22} {agency:<14} {roles}")
+    click.echo("")
+
+
+@caseflow_cli.command("recompute-clocks")
+def recompute_clocks_cmd():
+    """Recompute every open case's stored next due date (after a calendar change)."""
+    from caseflow.cases.models import Case
+    from caseflow.cases.operations import refresh_due
+    from caseflow.cases.rules import OPEN_STATES
+    from caseflow.core.models import load_calendar
+
+    calendar = load_calendar()
+    n = 0
+    for case in db.session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES]))):
+        refresh_due(case, calendar)
+        n += 1
+    db.session.commit()
+    click.echo(f"{n} cases recomputed")
+
+
+@caseflow_cli.command("calendar-set")
+@click.argument("day")
+@click.argument("kind", type=click.Choice(["workday", "holiday"]))
+@click.option("--note", default="")
+def calendar_set_cmd(day, kind, note):
+    """Enter a day of the official holiday arrangement (for years chinesecalendar lacks)."""
+    import datetime as dt
+
+    from caseflow.core.models import CalendarDay
+
+    try:
+        d = dt.date.fromisoformat(day)
+    except ValueError:
+        _fail(f"DAY must be YYYY-MM-DD, got {day!r}")
+    row = db.session.get(CalendarDay, d) or CalendarDay(day=d)
+    row.is_workday = kind == "workday"
+    row.note = note
+    db.session.add(row)
+    db.session.commit()
+    click.echo(f"{d} recorded as {kind}; run `flask caseflow recompute-clocks` to update due dates")
+
+
+@caseflow_cli.command("check-db")
+def check_db_cmd():
+    """Exit 0 when the database answers (used by the Makefile)."""
+    from sqlalchemy import text
+
+    db.session.execute(text("SELECT 1"))
+    click.echo(current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])

@@ -1,0 +1,98 @@
+"""Configuration in three layers: these defaults → instance/config.py → CASEFLOW_* environment.
+
+Validated at start-up so a wrong setting fails fast with a clear message.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+DEFAULTS = {
+    "SECRET_KEY": None,  # required outside development/testing; generated into instance/ for dev
+    "SQLALCHEMY_DATABASE_URI": None,  # default: sqlite:///<instance>/caseflow.db
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": {"zh_Hans_CN": "简体中文", "en": "English"},
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "API_TOKEN_HOURS": 12,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 30,
+    "PASSWORD_MIN_LENGTH": 8,
+    "PAGE_SIZE": 50,
+    # 行政处罚法 §63 hearing thresholds [M]: set by the province; correct them here.
+    "HEARING_FINE_PERSON": 10000,
+    "HEARING_FINE_ORGANISATION": 100000,
+}
+
+_INT_KEYS = {"SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
+             "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
+             "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT"}
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING"}
+
+
+def load(app, overrides: dict | None = None) -> None:
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)  # instance/config.py
+    for key, value in os.environ.items():
+        if key.startswith("CASEFLOW_"):
+            name = key.removeprefix("CASEFLOW_")
+            if name in _INT_KEYS:
+                try:
+                    value = int(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{key} must be a whole number, got {value!r}") from exc
+            elif name in _BOOL_KEYS:
+                value = value.lower() in ("1", "true", "yes", "on")
+            app.config[name] = value
+    if os.environ.get("DATABASE_URL") and not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if overrides:
+        app.config.update(overrides)
+    _finish(app)
+
+
+def _finish(app) -> None:
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = f"sqlite:///{instance / 'caseflow.db'}"
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri.removeprefix("postgres://")
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    if not (uri.startswith("sqlite") or uri.startswith("postgresql")):
+        raise ConfigError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {uri.split(':')[0]}://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        opts.setdefault("connect_args", {}).setdefault("timeout", 30)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
+
+    if not app.config.get("SECRET_KEY"):
+        if app.config.get("TESTING") or app.debug or os.environ.get("CASEFLOW_DEV") == "1" \
+                or uri.startswith("sqlite"):
+            key_file = instance / "secret_key"
+            if not key_file.exists():
+                import secrets
+
+                key_file.write_text(secrets.token_hex(32))
+                key_file.chmod(0o600)
+            app.config["SECRET_KEY"] = key_file.read_text().strip()
+        else:
+            raise ConfigError("SECRET_KEY is not set: put it in instance/config.py or "
+                              "CASEFLOW_SECRET_KEY (required with PostgreSQL deployments)")
+    if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
+        raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    if app.config["PAGE_SIZE"] < 1 or app.config["PAGE_SIZE"] > 500:
+        raise ConfigError("PAGE_SIZE must be between 1 and 500")

@@ -1,0 +1,116 @@
+"""Home, language switch, help, error pages and template helpers."""
+from __future__ import annotations
+
+from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import format_date, format_datetime, get_locale, gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from caseflow.core.errors import CaseFlowError
+from caseflow.core.timeutil import to_local
+from caseflow.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("cases.list_cases"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        flash(_("Unknown language."), "error")
+    else:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            from caseflow.accounts.operations import set_locale
+
+            set_locale(current_user, code)
+            db.session.commit()
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.index")
+    return redirect(target)
+
+
+@bp.route("/help")
+@login_required
+def help_page():
+    return render_template("help.html")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_errors(app):
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        if _wants_json():
+            return jsonify(message=e.description), 400
+        flash(_("Your form expired or was sent from elsewhere. Please submit it again."), "error")
+        return render_template("errors/error.html", code=400, message=e.description), 400
+
+    @app.errorhandler(CaseFlowError)
+    def domain_error(e: CaseFlowError):
+        db.session.rollback()
+        if _wants_json():
+            body = {"message": e.message}
+            if hasattr(e, "errors"):
+                body["errors"] = e.errors
+            return jsonify(body), e.status
+        return render_template("errors/error.html", code=e.status, message=e.message), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        if _wants_json():
+            return jsonify(message=e.description), e.code
+        messages = {403: _("You are not allowed to see this page."),
+                    404: _("Page not found."),
+                    405: _("Method not allowed.")}
+        return render_template("errors/error.html", code=e.code,
+                               message=messages.get(e.code, e.description)), e.code
+
+
+def register_template_helpers(app):
+    from caseflow.cases import messages as m
+
+    @app.context_processor
+    def helpers():
+        return {
+            "state_label": lambda s: m.STATE_LABELS.get(s, s),
+            "action_label": m.action_label,
+            "channel_label": lambda s: m.CHANNEL_LABELS.get(s, s),
+            "ip_type_label": lambda s: m.IP_TYPE_LABELS.get(s, s),
+            "clock_label": lambda s: m.CLOCK_LABELS.get(s, s),
+            "role_label": lambda s: m.ROLE_LABELS.get(s, s),
+            "party_kind_label": lambda s: m.PARTY_KIND_LABELS.get(s, s),
+            "pause_kind_label": lambda s: m.PAUSE_KIND_LABELS.get(s, s),
+            "field_label": lambda s: m.FIELD_LABELS.get(s, s),
+            "languages": app.config["LANGUAGES"],
+            "get_locale": get_locale,
+        }
+
+    @app.template_filter("zip_labels")
+    def _zip_labels(values, labeler):
+        return [(v, labeler(v)) for v in values]
+
+    @app.template_filter("change")
+    def _change(value):
+        if isinstance(value, list):
+            return "、".join(str(v) for v in value) or "—"
+        return "—" if value in (None, "") else value
+
+    @app.template_filter("dt")
+    def _dt(value):
+        return format_datetime(to_local(value), "yyyy-MM-dd HH:mm") if value else ""
+
+    @app.template_filter("d")
+    def _d(value):
+        return format_date(value, "yyyy-MM-dd") if value else ""

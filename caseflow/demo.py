@@ -1,0 +1,234 @@
+"""Demo data for the Songjiang district: agencies, one user per role, cases in every state.
+
+Cases are driven through the real operations with back-dated steps, so their timelines,
+numbers and clocks are exactly what the workflow would have produced.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from decimal import Decimal
+from pathlib import Path
+
+from flask import current_app
+
+from caseflow.accounts.operations import create_agency, create_user
+from caseflow.cases import operations as ops
+from caseflow.cases.schemas import ClueIn, OfficersIn, TransitionIn
+from caseflow.core import ids
+from caseflow.core.timeutil import LOCAL_TZ, today_local
+from caseflow.extensions import db
+
+AGENCIES = [
+    ("sj-amr", "market_supervision", "上海市松江区市场监督管理局", "沪市监松处"),
+    ("sj-police", "police_econ", "上海市公安局松江分局经济犯罪侦查支队", "沪公松经"),
+    ("sj-culture", "cultural_enforcement", "上海市松江区文化市场行政执法大队", "沪松文执"),
+    ("sj-ipo", "ip_office", "上海市松江区知识产权局", "沪松知"),
+    ("sj-procuratorate", "procuratorate", "上海市松江区人民检察院", "沪松检"),
+]
+
+USERS = [
+    # username, agency, roles, display name
+    ("sj_inspector", "sj-amr", ["inspector"], "王建国（执法人员）"),
+    ("sj_officer", "sj-amr", ["case_officer", "inspector"], "李敏（承办人）"),
+    ("sj_officer2", "sj-amr", ["case_officer", "inspector"], "陈志强（承办人）"),
+    ("sj_reviewer", "sj-amr", ["legal_reviewer"], "赵丽华（法制审核）"),
+    ("sj_approver", "sj-amr", ["approver"], "周海峰（负责人）"),
+    ("sj_coordinator", "sj-amr", ["coordinator"], "吴静（协调员）"),
+    ("sj_publisher", "sj-amr", ["publisher"], "孙悦（信用公示员）"),
+    ("sj_agency_admin", "sj-amr", ["agency_admin"], "郑伟（单位管理员）"),
+    ("sj_sysadmin", "sj-amr", ["sys_admin"], "系统管理员"),
+    ("sj_secadmin", "sj-amr", ["sec_admin"], "安全管理员"),
+    ("sj_auditor", "sj-amr", ["auditor"], "审计管理员"),
+    ("police_officer", "sj-police", ["case_officer", "inspector"], "刘洋（经侦）"),
+    ("police_approver", "sj-police", ["approver"], "黄涛（经侦负责人）"),
+    ("culture_officer", "sj-culture", ["case_officer", "inspector"], "许诺（文化执法）"),
+    ("culture_officer2", "sj-culture", ["case_officer", "inspector"], "高原（文化执法）"),
+    ("culture_approver", "sj-culture", ["approver"], "马骏（文化执法负责人）"),
+    ("ipo_officer", "sj-ipo", ["case_officer", "inspector"], "林晓（知识产权局）"),
+    ("procurator", "sj-procuratorate", ["inspector"], "何平（检察官）"),
+]
+
+BRANDS = ["耐克", "阿迪达斯", "香奈儿", "路易威登", "华为", "小米", "茅台", "五粮液", "迪士尼",
+          "乐高", "苹果", "佳能", "博世", "松江大米", "泗泾米酒", "佘山兰笋"]
+GOODS = ["运动鞋", "手提包", "手机配件", "白酒", "玩具", "服装", "化妆品", "电动工具", "大米",
+         "耳机", "打印耗材", "图书"]
+PLACES = ["松江区中山街道中山中路", "松江区九亭镇沪亭北路", "松江区泗泾镇江川北路", "松江区新桥镇新站路",
+          "松江区洞泾镇长兴路", "松江区车墩镇影佳路", "松江区方松街道文诚路", "松江区广富林街道龙源路",
+          "松江区小昆山镇", "松江区石湖荡镇", "松江区叶榭镇叶政路", "松江区佘山镇外青松公路"]
+SHOPS = ["商贸有限公司", "服饰商行", "电子经营部", "酒业有限公司", "百货店", "贸易有限公司",
+         "网络科技有限公司", "日用品批发部"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "勇", "军", "杰", "涛", "明", "超", "霞"]
+IP_KIND = {
+    "trademark": ("销售假冒注册商标的商品", "trademark"),
+    "copyright": ("销售侵权复制品", "copyright"),
+    "patent": ("假冒专利", "patent"),
+    "geographical_indication": ("擅自使用地理标志", "geographical_indication"),
+    "commercial_mark_confusion": ("擅自使用他人有一定影响的商品名称", "commercial_mark_confusion"),
+    "trade_secret": ("侵犯商业秘密", "trade_secret"),
+}
+
+# Paths through the workflow; each case follows one for a random number of steps.
+HAPPY = ["accept", "file", "investigate", "submit_review", "pass_review", "notify",
+         "record_statement", "decide_penalty", "serve", "record_payment", "close"]
+PATHS = [
+    (HAPPY, 55),
+    (["accept", "reject", "notify_reporter"], 10),
+    (["accept", "file", "investigate", "submit_review", "pass_review", "notify", "request_hearing",
+      "conclude_hearing", "pass_review", "decide_penalty", "serve", "record_payment", "close"], 8),
+    (["accept", "file", "investigate", "notify", "record_statement", "decide_no_penalty", "close"], 8),
+    (["accept", "file", "investigate", "suspend", "resume", "submit_review", "pass_review", "notify"], 6),
+    (["accept", "extend_verification", "file", "investigate", "extend_decision", "pause_clock",
+      "resume_clock", "submit_review"], 6),
+    (["accept", "file", "investigate", "terminate"], 4),
+    (["accept", "file", "investigate", "suspend"], 3),
+]
+
+LOGIN_FILE = "demo_logins.txt"
+
+
+def _name(rng) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
+
+
+def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
+    rng = random.Random(seed)
+    agencies = {}
+    for code, kind, name, prefix in AGENCIES:
+        agencies[code] = create_agency(code, kind, name, prefix, region="上海市松江区",
+                                       credit_code=ids.make_credit_code(rng, "310117", "11"))
+    logins = []
+    users = {}
+    for username, agency, roles, display in USERS:
+        password = "Cf-" + secrets.token_urlsafe(9)
+        users[username] = create_user(agencies[agency], username, password, roles, display)
+        logins.append((username, password, agency, ",".join(roles)))
+    db.session.flush()
+    _write_logins(logins)
+
+    amr_officers = [users["sj_officer"], users["sj_officer2"]]
+    culture_officers = [users["culture_officer"], users["culture_officer2"]]
+    approvers = {"sj-amr": users["sj_approver"], "sj-culture": users["culture_approver"]}
+    today = today_local()
+    for i in range(n_cases):
+        culture = i % 5 == 4
+        officers = culture_officers if culture else amr_officers
+        agency = "sj-culture" if culture else "sj-amr"
+        creator = users["sj_inspector"] if (not culture and i % 3 == 0) else officers[i % 2]
+        received = today - dt.timedelta(days=rng.randint(0, 640))
+        _seed_case(rng, creator, officers, approvers[agency], users["sj_reviewer"] if not culture
+                   else None, received, today, culture)
+        if i % 50 == 49:
+            db.session.flush()
+    return logins
+
+
+def _seed_case(rng, creator, officers, approver, reviewer, received, today, culture):
+    ip_type = "copyright" if culture else rng.choice(
+        ["trademark"] * 6 + ["patent", "geographical_indication", "commercial_mark_confusion",
+                             "trade_secret", "copyright"])
+    brand = rng.choice(BRANDS)
+    goods = "盗版图书" if culture else rng.choice(GOODS)
+    place = rng.choice(PLACES) + f"{rng.randint(1, 999)}号"
+    business = rng.random() < 0.75
+    party = ({"kind": "business", "name": place[3:7] + rng.choice(SHOPS),
+              "credit_code": ids.make_credit_code(rng), "address": place}
+             if business else
+             {"kind": "person", "name": _name(rng), "id_number": ids.make_id_number(rng),
+              "address": place})
+    channel = rng.choice(["complaint", "report", "report", "inspection", "inspection",
+                          "hotline_12315", "online_monitoring", "rights_holder", "agency_transfer"])
+    volume = Decimal(rng.choice([rng.randint(500, 30000), rng.randint(30000, 400000)]))
+    data = ClueIn(
+        title=f"{party['name']}涉嫌{IP_KIND[ip_type][0]}（{brand}{goods}）",
+        channel=channel, ip_type=ip_type, received_at=received,
+        description=f"{'权利人' if channel == 'rights_holder' else '举报人'}反映，{party['name']}在"
+                    f"{place}经营场所销售标有“{brand}”字样的{goods}，涉嫌{IP_KIND[ip_type][0]}。",
+        location=place, infringement_kind=IP_KIND[ip_type][0],
+        reporter_name=_name(rng) if channel in ("complaint", "report") and rng.random() < 0.6 else "",
+        is_major=volume > 200000,
+        parties=[party],
+        amounts={"illegal_business_volume": volume,
+                 "illegal_gains": (volume * Decimal("0.3")).quantize(Decimal("1")),
+                 "sales_amount": (volume * Decimal("0.8")).quantize(Decimal("1")),
+                 "unsold_goods_value": (volume * Decimal("0.2")).quantize(Decimal("1")),
+                 "copies": rng.randint(50, 3000) if ip_type == "copyright" else 0},
+    )
+    case = ops.create_clue(creator, data)
+    ops.assign_officers(officers[0], case, OfficersIn(version=case.version,
+                                                      officer_ids=[o.id for o in officers]))
+    case.created_at = dt.datetime.combine(received, dt.time(9, rng.randint(0, 59)),
+                                          LOCAL_TZ).astimezone(dt.timezone.utc)
+    path = rng.choices([p for p, _ in PATHS], weights=[w for _, w in PATHS])[0]
+    steps = rng.randint(0, len(path))
+    day = received
+    for action in path[:steps]:
+        gap = {"record_statement": (1, 12), "request_hearing": (1, 3)}.get(action, (1, 9))
+        day = day + dt.timedelta(days=rng.randint(*gap))
+        if day > today:
+            break
+        if not _step(rng, case, action, day, officers[0], approver, reviewer,
+                     hearing="request_hearing" in path):
+            break
+    for ev in case.events:
+        ev.at = dt.datetime.combine(ev.effective_on, dt.time(rng.randint(8, 17), rng.randint(0, 59)),
+                                    LOCAL_TZ).astimezone(dt.timezone.utc)
+    ops.refresh_due(case)
+
+
+def _step(rng, case, action, day, officer, approver, reviewer, hearing=False) -> bool:
+    from caseflow.core.errors import CaseFlowError
+
+    payload: dict = {"action": action, "effective_on": day}
+    if action in ("reject", "suspend", "terminate", "extend_verification", "extend_decision",
+                  "pause_clock", "record_statement", "conclude_hearing", "decide_no_penalty"):
+        payload["reason"] = {
+            "reject": "经核查，无证据证明存在侵权行为，不予立案。",
+            "suspend": "涉案商品需等待权利人出具鉴定意见，案件中止调查。",
+            "terminate": "当事人已注销，依法终止调查。",
+            "extend_verification": "涉案线索较多，需进一步核查，申请延长核查期限。",
+            "extend_decision": "案情复杂，需补充调查，申请延长办案期限。",
+            "pause_clock": "涉案商品送检。",
+            "record_statement": "当事人放弃陈述申辩。",
+            "conclude_hearing": "听证会已举行，当事人陈述意见已记录。",
+            "decide_no_penalty": "违法行为轻微并及时改正，没有造成危害后果，依法不予行政处罚。",
+        }[action]
+    if action == "pause_clock":
+        payload["pause_kind"] = "testing"
+    if action == "notify":
+        fine = Decimal(150000 if hearing else rng.choice([5000, 20000, 50000, 150000]))
+        payload["proposed_fine"] = fine
+        payload["proposed_penalties"] = ["罚款", "没收违法所得"]
+    if action == "request_hearing":
+        payload["hearing_date"] = day + dt.timedelta(days=14)
+    if action == "decide_penalty":
+        fine = Decimal(rng.choice([3000, 8000, 20000, 50000, 120000]))
+        payload.update(fine_amount=fine, penalty_kinds=["罚款", "没收违法所得"],
+                       decision_summary=f"没收侵权商品，并处罚款{fine}元。")
+    if action == "record_payment":
+        payload["paid_amount"] = case.fine_amount
+    actor = reviewer if action in ("pass_review", "return_review") else officer
+    if actor is None:
+        return False
+    try:
+        ops.perform(actor, case, TransitionIn(**payload), today=day)
+        if case.pending_action:
+            ops.perform(approver, case, TransitionIn(action="approve"), today=day)
+    except CaseFlowError:
+        return False  # the rules refused this step (e.g. a major case skipping review): stop here
+    return True
+
+
+def _write_logins(logins) -> None:
+    path = Path(current_app.instance_path) / LOGIN_FILE
+    path.write_text("".join(f"{u}\t{p}\t{a}\t{r}\n" for u, p, a, r in logins), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def read_logins() -> list[tuple]:
+    path = Path(current_app.instance_path) / LOGIN_FILE
+    if not path.exists():
+        return []
+    return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines() if line]

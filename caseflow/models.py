@@ -1,0 +1,5 @@
+"""Import every model module so metadata (and Alembic) sees all tables."""
+from caseflow.accounts.models import *  # noqa: F401,F403
+from caseflow.cases.models import *  # noqa: F401,F403
+from caseflow.core.audit import AuditEvent  # noqa: F401
+from caseflow.core.models import *  # noqa: F401,F403

@@ -1,0 +1,240 @@
+"""Shared fixtures. The database comes from CASEFLOW_TEST_DATABASE_URL (PostgreSQL in CI's
+second run); without it each test worker gets its own SQLite file.
+
+Fixtures: ``app``, ``db``, ``client``, ``make_agency``, ``make_user``, ``login_as``,
+``api_headers``, ``make_case``, ``drive`` (run workflow actions through the operations).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from caseflow import create_app
+from caseflow.extensions import db as _db
+
+FAST_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+PASSWORD = "Correct-Horse-42"
+
+
+def _database_url(tmp_path_factory, worker_id: str) -> str:
+    base = os.environ.get("CASEFLOW_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1)
+                   if base.startswith("postgresql://") else base)
+    name = f"{url.database}_{worker_id}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def worker_id(request):
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id):
+    return _database_url(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "WTF_CSRF_ENABLED": False,
+        "ARGON2_PARAMS": FAST_ARGON2,
+        "SECRET_KEY": "test-secret",
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()  # the real migrations build the schema
+    yield app
+
+
+@pytest.fixture()
+def db(app):
+    ctx = app.app_context()
+    ctx.push()
+    yield _db
+    _db.session.rollback()
+    _db.session.remove()
+    _truncate()
+    ctx.pop()
+
+
+def _truncate():
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                              + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture()
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture()
+def make_agency(db):
+    from caseflow.accounts.operations import create_agency
+
+    def make(code="sj-amr", kind="market_supervision", name="上海市松江区市场监督管理局",
+             prefix="沪市监松处"):
+        agency = create_agency(code, kind, name, prefix)
+        _db.session.commit()
+        return agency
+
+    return make
+
+
+@pytest.fixture()
+def make_user(db):
+    from caseflow.accounts.operations import create_user
+
+    def make(agency, username, roles=("case_officer",), password=PASSWORD):
+        user = create_user(agency, username, password, list(roles), display_name=username)
+        _db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture()
+def login_as(app):
+    def login(client, username, password=PASSWORD):
+        r = client.post("/login", data={"username": username, "password": password})
+        assert r.status_code == 302, r.text[:500]
+        return client
+
+    return login
+
+
+@pytest.fixture()
+def api_headers(app):
+    def headers(client, username, password=PASSWORD):
+        r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json['token']}"}
+
+    return headers
+
+
+VALID_ID = "11010519491231002X"
+
+
+def valid_credit_code(seed: int = 1) -> str:
+    import random
+
+    from caseflow.core.ids import make_credit_code
+
+    return make_credit_code(random.Random(seed))
+
+
+def clue_payload(**over) -> dict:
+    data = {
+        "title": "某商行涉嫌销售假冒注册商标的商品",
+        "channel": "report",
+        "ip_type": "trademark",
+        "received_at": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+        "description": "举报人反映该商行销售假冒“耐克”运动鞋。",
+        "location": "松江区中山中路100号",
+        "parties": [{"kind": "business", "name": "上海某某商行", "credit_code": valid_credit_code()}],
+        "amounts": {"illegal_business_volume": "60000", "illegal_gains": "20000"},
+    }
+    data.update(over)
+    return data
+
+
+@pytest.fixture()
+def world(db, make_agency, make_user):
+    """Two agencies: Songjiang market supervision (full team) and the culture squad."""
+    amr = make_agency()
+    culture = make_agency("sj-culture", "cultural_enforcement", "上海市松江区文化市场行政执法大队",
+                          "沪松文执")
+    users = {
+        "inspector": make_user(amr, "inspector", ["inspector"]),
+        "officer": make_user(amr, "officer", ["case_officer", "inspector"]),
+        "officer2": make_user(amr, "officer2", ["case_officer", "inspector"]),
+        "reviewer": make_user(amr, "reviewer", ["legal_reviewer"]),
+        "approver": make_user(amr, "approver", ["approver"]),
+        "auditor": make_user(amr, "auditor", ["auditor"]),
+        "other": make_user(culture, "other", ["case_officer", "inspector"]),
+    }
+    return type("World", (), {"amr": amr, "culture": culture, **users})
+
+
+@pytest.fixture()
+def make_case(world):
+    from caseflow.cases import operations as ops
+    from caseflow.cases.schemas import ClueIn, OfficersIn
+
+    def make(user=None, officers=True, **over):
+        user = user or world.officer
+        case = ops.create_clue(user, ClueIn.model_validate(clue_payload(**over)))
+        if officers:
+            ops.assign_officers(user, case, OfficersIn(version=case.version,
+                                                       officer_ids=[world.officer.id, world.officer2.id]))
+        _db.session.commit()
+        return case
+
+    return make
+
+
+@pytest.fixture()
+def drive(world):
+    """Run actions through the operations, approving where needed: drive(case, "accept", "file")."""
+    from caseflow.cases import operations as ops
+    from caseflow.cases.rules import TRANSITIONS
+    from caseflow.cases.schemas import TransitionIn
+
+    defaults = {
+        "reject": {"reason": "证据不足"},
+        "extend_verification": {"reason": "线索复杂"},
+        "suspend": {"reason": "等待鉴定"},
+        "terminate": {"reason": "当事人注销"},
+        "extend_decision": {"reason": "案情复杂"},
+        "pause_clock": {"reason": "送检", "pause_kind": "testing"},
+        "return_review": {"reason": "证据不充分"},
+        "record_statement": {"reason": "当事人放弃陈述申辩"},
+        "conclude_hearing": {"reason": "听证已举行"},
+        "decide_no_penalty": {"reason": "违法行为轻微"},
+        "decide_penalty": {"fine_amount": "20000", "penalty_kinds": ["罚款"],
+                           "decision_summary": "罚款20000元"},
+        "record_payment": {"paid_amount": "20000"},
+        "notify": {"proposed_fine": "20000", "proposed_penalties": ["罚款"]},
+    }
+
+    def run(case, *actions, today=None, **extra):
+        for action in actions:
+            payload = {"action": action, **defaults.get(action, {}), **extra}
+            actor = world.reviewer if TRANSITIONS[action].roles == {"legal_reviewer"} else world.officer
+            ops.perform(actor, case, TransitionIn.model_validate(payload), today=today)
+            if case.pending_action:
+                ops.perform(world.approver, case, TransitionIn(action="approve"), today=today)
+            _db.session.commit()
+        return case
+
+    return run
+
+
+def csrf_token_from(html: str) -> str:
+    m = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert m, "no csrf token in page"
+    return m.group(1)

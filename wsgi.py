@@ -1,0 +1,4 @@
+"""WSGI entry point: ``gunicorn -w 2 wsgi:app``."""
+from caseflow import create_app
+
+app = create_app()
