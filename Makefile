@@ -54,7 +54,7 @@ $(TSTAMP): $(STAMP)
 	touch $@
 
 $(MO): $(PO) $(STAMP)
-	$(BIN)/pybabel compile -q -d caseflow/translations
+	$(BIN)/pybabel compile -d caseflow/translations >/dev/null
 
 translations: $(MO)
 
@@ -63,9 +63,9 @@ install: $(STAMP) $(MO)
 install-test: $(TSTAMP) $(MO)
 
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  -o caseflow/translations/messages.pot .
-	$(BIN)/pybabel update -q -i caseflow/translations/messages.pot -d caseflow/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i caseflow/translations/messages.pot -d caseflow/translations --no-fuzzy-matching
 
 migrate: install
 	$(BIN)/flask db upgrade

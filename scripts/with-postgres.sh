@@ -2,11 +2,12 @@
 # Run a command against a throw-away PostgreSQL 15 cluster:
 #   scripts/with-postgres.sh pytest …
 # The cluster lives in a temporary directory, runs as the `postgres` user (PostgreSQL
-# refuses root), listens on 127.0.0.1:$CASEFLOW_PG_PORT (default 55432), and is removed
+# refuses root), listens on 127.0.0.1:$CASEFLOW_PG_PORT (default: a free port), and is removed
 # afterwards. CASEFLOW_TEST_DATABASE_URL points the test suite at it.
 set -eu
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
-PORT="${CASEFLOW_PG_PORT:-55432}"
+# A free port unless one is given (several runs may share the machine).
+PORT="${CASEFLOW_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 DIR="$(mktemp -d /tmp/caseflow-pg.XXXXXX)"
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

@@ -9,7 +9,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import lazyload
 
 from caseflow.cases.models import Case, Party, case_officer_table
 from caseflow.cases.permissions import visibility_clause
@@ -103,9 +104,11 @@ def list_cases(user, f: CaseFilters, cursor: str | None, limit: int, message) ->
     stmt = select(Case).where(*_conditions(user, f))
     if cursor:
         created, case_id = decode_cursor(cursor, message)
-        stmt = stmt.where(or_(Case.created_at < created,
-                              and_(Case.created_at == created, Case.id < case_id)))
-    stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+        # row-value comparison: one index range scan on (agency, created_at, id)
+        stmt = stmt.where(tuple_(Case.created_at, Case.id) < tuple_(created, case_id))
+    # list rows show no parties or officers: do not load them
+    stmt = (stmt.options(lazyload(Case.parties), lazyload(Case.officers))
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
     rows = list(db.session.scalars(stmt))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor

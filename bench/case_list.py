@@ -1,0 +1,139 @@
+"""Case list cost: the HTML page and the API against the raw indexed keyset query.
+
+    .venv/bin/python bench/case_list.py [--cases 20000] [--database-url URL]
+
+Prints milliseconds per call and ratios against the raw query, on the first page and a
+deep page (keyset pagination must cost the same on both), plus OFFSET for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from caseflow import create_app  # noqa: E402
+from caseflow.extensions import db  # noqa: E402
+
+
+def timed(fn, repeat=30):
+    fn()  # warm up
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=20000)
+    ap.add_argument("--database-url", default=None)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": tmp, "SECRET_KEY": "b",
+                      "WTF_CSRF_ENABLED": False, "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024,
+                                                                     "parallelism": 1}})
+    from caseflow.accounts.operations import create_agency, create_user
+    from caseflow.cases.models import Case
+    from caseflow.cases.queries import CaseFilters, list_cases
+
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        agency = create_agency("bench", "market_supervision", "基准测试局", "沪市监基")
+        other = create_agency("other", "cultural_enforcement", "其他局", "沪其他")
+        user = create_user(agency, "bench", "Load-test-pass-1", ["case_officer"])
+        db.session.commit()
+        rng = random.Random(1)
+        t0 = time.perf_counter()
+        now = dt.datetime.now(dt.timezone.utc)
+        rows = []
+        for i in range(args.cases):
+            rows.append(dict(owner_agency_id=agency.id if i % 4 else other.id,
+                             number=f"沪市监基〔2025〕{i:06d}号",
+                             title=f"涉嫌销售假冒注册商标的商品 {i}", channel="report",
+                             ip_type="trademark", received_on=dt.date(2025, 1, 1),
+                             state=rng.choice(["clue", "verifying", "filed", "investigating"]),
+                             created_by_id=user.id, version=1, description="", location="",
+                             infringement_kind="", reporter_name="", reporter_contact="",
+                             is_major=False, illegal_business_volume=0, illegal_gains=0,
+                             sales_amount=0, unsold_goods_value=0, copies=0,
+                             created_at=now - dt.timedelta(seconds=i), updated_at=now))
+            if len(rows) == 5000:
+                db.session.execute(insert(Case), rows)
+                rows = []
+        if rows:
+            db.session.execute(insert(Case), rows)
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE"))
+        else:
+            db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        load = time.perf_counter() - t0
+        page = app.config["PAGE_SIZE"]
+
+        # cursor of a deep page (about 90% through the agency's cases)
+        f = CaseFilters()
+        deep_id = db.session.scalars(select(Case).where(Case.owner_agency_id == agency.id)
+                                     .order_by(Case.created_at.desc(), Case.id.desc())
+                                     .offset(int(args.cases * 0.75 * 0.9)).limit(1)).one()
+        from caseflow.cases.queries import encode_cursor
+
+        deep_cursor = encode_cursor(deep_id)
+
+        def raw(first=True):
+            stmt = select(Case.id, Case.number, Case.title, Case.state).where(
+                Case.owner_agency_id == agency.id)
+            if not first:
+                stmt = stmt.where(Case.created_at < deep_id.created_at)
+            db.session.execute(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(page)).all()
+
+        def raw_offset():
+            db.session.execute(select(Case.id).where(Case.owner_agency_id == agency.id)
+                               .order_by(Case.created_at.desc(), Case.id.desc())
+                               .offset(int(args.cases * 0.75 * 0.9)).limit(page)).all()
+
+        def op(cursor=None):
+            list_cases(user, f, cursor, page, str)
+            db.session.rollback()
+
+        results = {
+            "raw keyset, page 1": timed(lambda: raw(True)),
+            "raw keyset, deep page": timed(lambda: raw(False)),
+            "raw OFFSET, deep page": timed(raw_offset),
+            "list_cases(), page 1": timed(lambda: op(None)),
+            "list_cases(), deep page": timed(lambda: op(deep_cursor)),
+        }
+    client = app.test_client()
+    client.post("/login", data={"username": "bench", "password": "Load-test-pass-1"})
+    tok = client.post("/api/v1/auth/token", json={"username": "bench", "password": "Load-test-pass-1"}).json["token"]
+    hdr = {"Authorization": f"Bearer {tok}"}
+    results["HTML /cases/, page 1"] = timed(lambda: client.get("/cases/"), 15)
+    results["HTML /cases/, deep page"] = timed(lambda: client.get(f"/cases/?cursor={deep_cursor}"), 15)
+    results["API /api/v1/cases, page 1"] = timed(lambda: client.get("/api/v1/cases", headers=hdr), 15)
+    results["API /api/v1/cases, deep page"] = timed(
+        lambda: client.get(f"/api/v1/cases?cursor={deep_cursor}", headers=hdr), 15)
+
+    base = results["raw keyset, page 1"]
+    print(f"# Case list — {args.cases} cases on {url.split(':')[0]}, page size {page}, "
+          f"loaded in {load:.1f}s")
+    print(f"| measurement | median ms | × raw keyset page 1 |\n|---|---:|---:|")
+    for k, v in results.items():
+        print(f"| {k} | {v:.2f} | {v / base:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
