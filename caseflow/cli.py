@@ -126,16 +126,9 @@ def _print_logins(logins):
 @caseflow_cli.command("recompute-clocks")
 def recompute_clocks_cmd():
     """Recompute every open case's stored next due date (after a calendar change)."""
-    from caseflow.cases.models import Case
-    from caseflow.cases.operations import refresh_due
-    from caseflow.cases.rules import OPEN_STATES
-    from caseflow.core.models import load_calendar
+    from caseflow.admin.operations import recompute_open_cases
 
-    calendar = load_calendar()
-    n = 0
-    for case in db.session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES]))):
-        refresh_due(case, calendar)
-        n += 1
+    n = recompute_open_cases()
     db.session.commit()
     click.echo(f"{n} cases recomputed")
 
@@ -148,18 +141,20 @@ def calendar_set_cmd(day, kind, note):
     """Enter a day of the official holiday arrangement (for years chinesecalendar lacks)."""
     import datetime as dt
 
-    from caseflow.core.models import CalendarDay
+    from caseflow.admin.operations import set_calendar_day
+    from caseflow.core.errors import InvalidInput
 
     try:
         d = dt.date.fromisoformat(day)
     except ValueError:
         _fail(f"DAY must be YYYY-MM-DD, got {day!r}")
-    row = db.session.get(CalendarDay, d) or CalendarDay(day=d)
-    row.is_workday = kind == "workday"
-    row.note = note
-    db.session.add(row)
+    try:
+        set_calendar_day(None, d, kind == "workday", note)
+    except InvalidInput as e:
+        db.session.rollback()
+        _fail(e)
     db.session.commit()
-    click.echo(f"{d} recorded as {kind}; run `flask caseflow recompute-clocks` to update due dates")
+    click.echo(f"{d} recorded as {kind}; due dates of open cases recomputed")
 
 
 @caseflow_cli.command("check-db")

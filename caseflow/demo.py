@@ -159,6 +159,7 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
     case = ops.create_clue(creator, data)
     ops.assign_officers(officers[0], case, OfficersIn(version=case.version,
                                                       officer_ids=[o.id for o in officers]))
+    case.events[-1].effective_on = received  # officers were assigned when the clue came in
     case.created_at = dt.datetime.combine(received, dt.time(9, rng.randint(0, 59)),
                                           LOCAL_TZ).astimezone(dt.timezone.utc)
     path = rng.choices([p for p, _ in PATHS], weights=[w for _, w in PATHS])[0]
@@ -172,8 +173,10 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
         if not _step(rng, case, action, day, officers[0], approver, reviewer,
                      hearing="request_hearing" in path):
             break
-    for ev in case.events:
-        ev.at = dt.datetime.combine(ev.effective_on, dt.time(rng.randint(8, 17), rng.randint(0, 59)),
+    minute = 0
+    for ev in case.events:  # recorded during office hours of the day each step happened
+        minute += rng.randint(5, 40)
+        ev.at = dt.datetime.combine(ev.effective_on, dt.time(9 + min(minute // 60, 8), minute % 60),
                                     LOCAL_TZ).astimezone(dt.timezone.utc)
     ops.refresh_due(case)
 

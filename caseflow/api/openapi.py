@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pydantic.json_schema import models_json_schema
 
-from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, TokenIn, TokenOut,
-                                    TransitionIn)
+from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, TimelineOut, TokenIn,
+                                    TokenOut, TransitionIn)
 
-_MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut]
+_MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut, TimelineOut]
 
 
 def _ref(name: str) -> dict:
@@ -84,6 +84,12 @@ def build_openapi() -> dict:
                         "responses": {"200": {"description": "Saved", **_json("CaseOut")},
                                       "404": {"description": "Not visible", **err},
                                       "409": {"description": "Stale version", **err}, **common}}},
+            "/cases/{id}/timeline": {"get": {
+                "summary": "The case's timeline: every event, who, when, what changed",
+                "parameters": [case_id],
+                "responses": {"200": {"description": "Events, oldest first", **_json("TimelineOut")},
+                              "404": {"description": "No such case visible to you", **err},
+                              **common}}},
             "/cases/{id}/transitions": {"post": {
                 "summary": "Run a workflow action (or approve/deny a pending one)",
                 "parameters": [case_id],

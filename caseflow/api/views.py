@@ -12,7 +12,7 @@ from caseflow.cases import messages, operations as ops, queries
 from caseflow.cases.models import Case
 from caseflow.cases.schemas import (AmountsIn, CaseListOut, CaseOut, CaseSummaryOut, CaseUpdateIn,
                                     ClockOut, ClueIn, EventOut, PartyOut, TokenIn, TokenOut,
-                                    TransitionIn, error_map)
+                                    TimelineOut, TransitionIn, error_map)
 from caseflow.core.errors import InvalidInput
 from caseflow.core.models import load_calendar
 from caseflow.core.timeutil import today_local
@@ -65,6 +65,13 @@ def summary(case: Case, today) -> CaseSummaryOut:
                           overdue=bool(case.next_due_on and case.next_due_on < today))
 
 
+def events_out(case: Case) -> list[EventOut]:
+    return [EventOut(id=e.id, at=e.at, effective_on=e.effective_on, user=e.user.display_name,
+                     action=e.action, label=messages.action_label(e.action),
+                     from_state=e.from_state, to_state=e.to_state, reason=e.reason,
+                     data=e.data or {}) for e in case.events]
+
+
 def case_out(user, case: Case) -> CaseOut:
     calendar = load_calendar()
     today = today_local()
@@ -84,11 +91,7 @@ def case_out(user, case: Case) -> CaseOut:
                          due=c.due, paused=c.paused, overdue=c.overdue, days_left=c.days_left,
                          stopped_on=c.stopped_on, unit=c.unit.value, source=c.source,
                          party_clock=c.party_clock) for c in clocks],
-        timeline=[EventOut(id=e.id, at=e.at, effective_on=e.effective_on,
-                           user=e.user.display_name, action=e.action,
-                           label=messages.action_label(e.action), from_state=e.from_state,
-                           to_state=e.to_state, reason=e.reason, data=e.data or {})
-                  for e in case.events],
+        timeline=events_out(case),
     )
 
 
@@ -128,6 +131,13 @@ def get_case(case_id: int):
     _require_user()
     case = ops.get_case(current_user, case_id)
     return jsonify(case_out(current_user, case).model_dump(mode="json"))
+
+
+@bp.route("/cases/<int:case_id>/timeline", methods=["GET"])
+def get_timeline(case_id: int):
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    return jsonify(TimelineOut(items=events_out(case)).model_dump(mode="json"))
 
 
 @bp.route("/cases/<int:case_id>", methods=["PUT"])

@@ -162,6 +162,10 @@ class EventOut(BaseModel):
     data: dict
 
 
+class TimelineOut(BaseModel):
+    items: list[EventOut]
+
+
 class PartyOut(BaseModel):
     kind: str
     name: str

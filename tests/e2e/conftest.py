@@ -1,0 +1,173 @@
+"""Browser journeys: a real CaseFlow server on 127.0.0.1 and headless Debian Chromium.
+
+Fixtures (all names are e2e-specific so the root conftest's ``app``/``db``/``client`` stay
+untouched for the other tests):
+
+``live_server``  session-scoped: a separate app (CSRF enabled), migrated and seeded, served by
+                 werkzeug in a daemon thread; ``.url``, ``.app``, ``.users``.
+``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
+``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
+                 page is saved as a screenshot under tests/e2e/artifacts/.
+``login``        log a page in through the real login form.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import FAST_ARGON2, PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+AGENCY = {"code": "sj-amr", "kind": "market_supervision", "name": "上海市松江区市场监督管理局",
+          "case_prefix": "沪市监松处"}
+# username → (display name, roles)
+USERS = {
+    "officer": ("张伟", ["case_officer", "inspector"]),
+    "officer2": ("李娜", ["case_officer", "inspector"]),
+    "approver": ("王强", ["approver"]),
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from caseflow import create_app
+    from caseflow.accounts.operations import create_agency, create_user
+    from caseflow.extensions import db
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/e2e.db",
+        "INSTANCE_PATH": str(tmp),
+        "SECRET_KEY": "e2e",
+        "ARGON2_PARAMS": FAST_ARGON2,
+        # CSRF stays enabled (the default): the browser must send the real tokens.
+    })
+    assert app.config.get("WTF_CSRF_ENABLED", True), "e2e runs with CSRF protection on"
+    users = {}
+    with app.app_context():
+        upgrade()
+        agency = create_agency(AGENCY["code"], AGENCY["kind"], AGENCY["name"],
+                               AGENCY["case_prefix"])
+        for username, (display, roles) in USERS.items():
+            user = create_user(agency, username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
+        db.session.commit()
+        agency_id = agency.id
+        db.session.remove()
+
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app,
+                              users=users, agency_id=agency_id, password=PASSWORD)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()
+
+
+MISSING_CHROMIUM = (f"{CHROMIUM} is missing: the browser journeys need Debian's Chromium "
+                    "(the setup installs it: apt-get install chromium). "
+                    "Do not run `playwright install`; no browser can be downloaded.")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The launched Chromium, or None when it is missing (``new_context`` then fails the test
+    itself, so the run reports FAILED with MISSING_CHROMIUM rather than a skip)."""
+    if not os.path.exists(CHROMIUM):
+        yield None
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture()
+def new_context(browser, live_server, request):
+    """``new_context(**kwargs)`` → a fresh BrowserContext (own cookies) on the live server."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    contexts = []
+
+    def make(**kwargs):
+        if browser is None:
+            pytest.fail(MISSING_CHROMIUM, pytrace=False)
+        kwargs.setdefault("base_url", live_server.url)
+        kwargs.setdefault("locale", "zh-CN")
+        ctx = browser.new_context(**kwargs)
+        ctx.set_default_timeout(10_000)
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and (rep.failed or hasattr(rep, "wasxfail"))
+    if failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        for ci, ctx in enumerate(contexts):
+            for pi, page in enumerate(ctx.pages):
+                try:
+                    page.screenshot(path=str(ARTIFACTS / f"{name}-ctx{ci}-page{pi}.png"),
+                                    full_page=True)
+                except Exception:  # a crashed page must not hide the real failure
+                    pass
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture()
+def login(live_server):
+    """Log ``page`` in as ``username`` through the login form; lands on the case list."""
+    from playwright.sync_api import expect
+
+    def do(page, username):
+        page.goto("/login")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(live_server.password)
+        page.get_by_role("button", name="登录", exact=True).click()
+        expect(page.locator("header .who")).to_contain_text(
+            live_server.users[username].display_name)
+        return page
+
+    return do
