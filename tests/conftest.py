@@ -12,6 +12,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -37,6 +39,17 @@ def _database_url(tmp_path_factory, worker_id: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+class FreshUserClient(FlaskClient):
+    """Tests keep an app context open (for db.session), and a request reuses it; Flask-Login
+    caches the user on ``g``. Forget it before each request, as a new request in production
+    would, so one request's login never leaks into the next."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def worker_id(request):
     return getattr(request.config, "workerinput", {}).get("workerid", "main")
@@ -57,6 +70,7 @@ def app(database_url, tmp_path_factory):
         "ARGON2_PARAMS": FAST_ARGON2,
         "SECRET_KEY": "test-secret",
     })
+    app.test_client_class = FreshUserClient
     with app.app_context():
         from flask_migrate import upgrade
 

@@ -127,7 +127,8 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
     """Check a password with a lockout counter kept in the database."""
     cfg = current_app.config
     uname = normalize_username(username)
-    user = db.session.scalar(select(User).where(User.username == uname).with_for_update())
+    # Lock the user's row so concurrent attempts count every failure (PostgreSQL).
+    user = db.session.scalar(select(User).where(User.username == uname).with_for_update(of=User))
     now = utcnow()
     if user is None:
         try:

@@ -100,8 +100,9 @@ def list_cases():
     _require_user()
     errors = {}
     limit_raw = request.args.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 200:
-        errors["limit"] = messages.text("less_than_equal", le=200) if limit_raw.isdigit() \
+    digits = limit_raw.isascii() and limit_raw.isdigit() and len(limit_raw) <= 6
+    if not digits or not 1 <= int(limit_raw) <= 200:
+        errors["limit"] = messages.text("less_than_equal", le=200) if digits \
             else messages.text("int_parsing")
     try:
         filters = queries.CaseFilters.from_args(request.args, messages.text)

@@ -45,6 +45,8 @@ def legal_params() -> Params:
 
 def get_case(user, case_id: int) -> Case:
     """The case if the user may see it; NotFound otherwise (never reveal that it exists)."""
+    if not 0 < case_id < 2**31:  # larger than any id the database can hold
+        raise NotFound(messages.text("case_not_found"))
     case = db.session.scalar(visible_cases(user).where(Case.id == case_id))
     if case is None:
         raise NotFound(messages.text("case_not_found"))
@@ -220,11 +222,11 @@ def assign_officers(user: User, case: Case, data: OfficersIn) -> Case:
     lead = data.lead_officer_id if data.lead_officer_id is not None else ids_[0]
     if lead not in ids_:
         raise InvalidInput({"lead_officer_id": messages.text("lead_not_officer")})
-    old = [u.username for u in case.officers]
+    old = [u.display_name for u in case.officers]
     case.officers = [by_id[i] for i in ids_]
     case.lead_officer_id = lead
     _event(case, user, "assign_officers",
-           data={"changes": {"officers": [old, [by_id[i].username for i in ids_]]}})
+           data={"changes": {"officers": [old, [by_id[i].display_name for i in ids_]]}})
     case.updated_at = utcnow()
     _flush(case)
     return case

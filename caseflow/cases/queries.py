@@ -20,6 +20,9 @@ from caseflow.core.timeutil import today_local
 from caseflow.extensions import db
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
 @dataclass
 class CaseFilters:
     state: str | None = None
@@ -43,7 +46,7 @@ class CaseFilters:
                     setattr(f, name, value)
         officer = (args.get("officer") or "").strip()
         if officer:
-            if not officer.isdigit():
+            if not (officer.isascii() and officer.isdigit()) or int(officer) > MAX_ID:
                 errors["officer"] = message("int_parsing")
             else:
                 f.officer = int(officer)
@@ -94,8 +97,11 @@ def decode_cursor(cursor: str, message) -> tuple[dt.datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, case_id = json.loads(raw)
-        return dt.datetime.fromisoformat(created), int(case_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        created = dt.datetime.fromisoformat(created)
+        if created.tzinfo is None or not isinstance(case_id, int) or not 0 <= case_id <= MAX_ID:
+            raise ValueError("bad cursor")
+        return created, case_id
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise InvalidInput({"cursor": message("cursor")}) from exc
 
 
