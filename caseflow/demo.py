@@ -46,6 +46,7 @@ USERS = [
     ("culture_officer", "sj-culture", ["case_officer", "inspector"], "许诺（文化执法）"),
     ("culture_officer2", "sj-culture", ["case_officer", "inspector"], "高原（文化执法）"),
     ("culture_approver", "sj-culture", ["approver"], "马骏（文化执法负责人）"),
+    ("culture_reviewer", "sj-culture", ["legal_reviewer"], "邓琳（法制审核）"),
     ("ipo_officer", "sj-ipo", ["case_officer", "inspector"], "林晓（知识产权局）"),
     ("procurator", "sj-procuratorate", ["inspector"], "何平（检察官）"),
 ]
@@ -86,6 +87,7 @@ PATHS = [
     (["accept", "file", "investigate", "suspend"], 3),
 ]
 
+FINAL_STEPS = {"close", "notify_reporter", "terminate"}
 LOGIN_FILE = "demo_logins.txt"
 
 
@@ -118,8 +120,8 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
         agency = "sj-culture" if culture else "sj-amr"
         creator = users["sj_inspector"] if (not culture and i % 3 == 0) else officers[i % 2]
         received = today - dt.timedelta(days=rng.randint(0, 640))
-        _seed_case(rng, creator, officers, approvers[agency], users["sj_reviewer"] if not culture
-                   else None, received, today, culture)
+        reviewer = users["culture_reviewer" if culture else "sj_reviewer"]
+        _seed_case(rng, creator, officers, approvers[agency], reviewer, received, today, culture)
         if i % 50 == 49:
             db.session.flush()
     return logins
@@ -147,7 +149,7 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
         description=f"{'权利人' if channel == 'rights_holder' else '举报人'}反映，{party['name']}在"
                     f"{place}经营场所销售标有“{brand}”字样的{goods}，涉嫌{IP_KIND[ip_type][0]}。",
         location=place, infringement_kind=IP_KIND[ip_type][0],
-        reporter_name=_name(rng) if channel in ("complaint", "report") and rng.random() < 0.6 else "",
+        reporter_name=_name(rng) if channel in ("complaint", "report") and rng.random() < 0.8 else "",
         is_major=volume > 200000,
         parties=[party],
         amounts={"illegal_business_volume": volume,
@@ -156,14 +158,19 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
                  "unsold_goods_value": (volume * Decimal("0.2")).quantize(Decimal("1")),
                  "copies": rng.randint(50, 3000) if ip_type == "copyright" else 0},
     )
+    # Older cases have mostly run their course to an end; recent ones are anywhere along the way.
+    old = (today - received).days > 120
+    paths = [(p, w) for p, w in PATHS if not old or p[-1] in FINAL_STEPS]
+    path = rng.choices([p for p, _ in paths], weights=[w for _, w in paths])[0]
+    steps = len(path) if old and rng.random() < 0.92 else rng.randint(0, len(path))
+    if "submit_review" not in path:
+        data.is_major = False  # a major case always goes through legal review (§58)
     case = ops.create_clue(creator, data)
     ops.assign_officers(officers[0], case, OfficersIn(version=case.version,
                                                       officer_ids=[o.id for o in officers]))
     case.events[-1].effective_on = received  # officers were assigned when the clue came in
     case.created_at = dt.datetime.combine(received, dt.time(9, rng.randint(0, 59)),
                                           LOCAL_TZ).astimezone(dt.timezone.utc)
-    path = rng.choices([p for p, _ in PATHS], weights=[w for _, w in PATHS])[0]
-    steps = rng.randint(0, len(path))
     day = received
     for action in path[:steps]:
         gap = {"record_statement": (1, 12), "request_hearing": (1, 3)}.get(action, (1, 9))
@@ -205,7 +212,9 @@ def _step(rng, case, action, day, officer, approver, reviewer, hearing=False) ->
         payload["proposed_fine"] = fine
         payload["proposed_penalties"] = ["罚款", "没收违法所得"]
     if action == "request_hearing":
-        payload["hearing_date"] = day + dt.timedelta(days=14)
+        from caseflow.core.models import load_calendar
+
+        payload["hearing_date"] = load_calendar().add_working_days(day, 10)
     if action == "decide_penalty":
         fine = Decimal(rng.choice([3000, 8000, 20000, 50000, 120000]))
         payload.update(fine_amount=fine, penalty_kinds=["罚款", "没收违法所得"],
@@ -219,7 +228,10 @@ def _step(rng, case, action, day, officer, approver, reviewer, hearing=False) ->
         ops.perform(actor, case, TransitionIn(**payload), today=day)
         if case.pending_action:
             ops.perform(approver, case, TransitionIn(action="approve"), today=day)
-    except CaseFlowError:
+    except CaseFlowError as e:
+        import os
+        if os.environ.get("CASEFLOW_SEED_DEBUG"):
+            print("seed step refused:", action, case.state, e.message)
         return False  # the rules refused this step (e.g. a major case skipping review): stop here
     return True
 

@@ -50,7 +50,7 @@ def test_create_user_validation(app, db):
 
 
 def test_seed_demo_covers_states_and_prints_logins(app, db):
-    r = invoke(app, "seed-demo", "--cases", "120")
+    r = invoke(app, "seed-demo")  # the default 300 cases
     assert r.exit_code == 0, r.output
     assert "sj_officer" in r.output and "sj_approver" in r.output
     states = set(db.session.scalars(select(Case.state).distinct()))
