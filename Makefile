@@ -65,7 +65,7 @@ install-test: $(TSTAMP) $(MO)
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  -o caseflow/translations/messages.pot .
-	$(BIN)/pybabel update -i caseflow/translations/messages.pot -d caseflow/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i caseflow/translations/messages.pot -d caseflow/translations --no-fuzzy-matching --ignore-obsolete
 
 migrate: install
 	$(BIN)/flask db upgrade

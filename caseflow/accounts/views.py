@@ -1,12 +1,13 @@
 """Login and logout."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from caseflow.accounts import operations as ops
 from caseflow.accounts.forms import LoginForm
+from caseflow.core.urls import safe_next
 from caseflow.extensions import db
 
 bp = Blueprint("accounts", __name__)
@@ -22,10 +23,12 @@ def login():
             user = ops.authenticate(form.username.data, form.password.data, ip=request.remote_addr or "")
         except ops.LoginRefused as refused:
             db.session.commit()  # keep the failure counter and audit row
-            if refused.code == "locked":
-                form.password.errors.append(_("Too many failed attempts. The account is locked; try again later."))
-            else:
-                form.password.errors.append(_("Wrong username or password."))
+            # One message whether the name is unknown, the password wrong or the account
+            # locked, so a failed login never tells whether an account exists.
+            form.password.errors.append(_("Wrong username or password. After %(n)s failed attempts "
+                                          "the account is locked for %(m)s minutes.",
+                                          n=current_app.config["LOGIN_MAX_FAILURES"],
+                                          m=current_app.config["LOGIN_LOCKOUT_MINUTES"]))
             return render_template("accounts/login.html", form=form), 401
         lang = session.get("lang")
         session.clear()  # a fresh session at login
@@ -35,10 +38,7 @@ def login():
         db.session.commit()
         user._session_id = sess.id
         login_user(user)
-        target = request.args.get("next") or ""
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("core.index")
-        return redirect(target)
+        return redirect(safe_next(request.args.get("next"), url_for("core.index")))
     return render_template("accounts/login.html", form=form), (422 if form.errors else 200)
 
 

@@ -48,11 +48,10 @@ def issue_token():
     data = _body(TokenIn)
     try:
         user = accounts.authenticate(data.username, data.password, ip=request.remote_addr or "")
-    except accounts.LoginRefused as refused:
+    except accounts.LoginRefused:
         db.session.commit()
-        msg = ("Too many failed attempts; the account is locked." if refused.code == "locked"
-               else "Wrong username or password.")
-        return jsonify(message=msg), 401
+        # the same answer for unknown names, wrong passwords and locked accounts
+        return jsonify(message=messages.text("login_failed")), 401
     token, row = accounts.issue_api_token(user, ip=request.remote_addr or "")
     db.session.commit()
     return jsonify(TokenOut(token=token, expires_at=row.expires_at).model_dump(mode="json")), 201

@@ -163,6 +163,7 @@ _MESSAGES = {
     "extension_days_required": _l("Enter the number of days decided collectively."),
     "extension_days_too_long": _l("An extension cannot exceed 365 days."),
     # operations
+    "login_failed": _l("Wrong username or password, or the account is temporarily locked."),
     "case_not_found": _l("Case not found."),
     "forbidden": _l("You are not allowed to do this."),
     "forbidden_action": _l("You are not allowed to “%(action)s” on this case."),
@@ -220,6 +221,7 @@ _MESSAGES = {
     "list_type": _l("Enter a list."),
     "model_type": _l("Enter an object."),
     "json_invalid": _l("The request body is not valid JSON."),
+    "control_characters": _l("Contains invisible control characters; please retype it."),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, tuple_
@@ -51,7 +52,7 @@ class CaseFilters:
             else:
                 f.officer = int(officer)
         f.overdue = (args.get("overdue") or "").lower() in ("1", "true", "yes", "on")
-        f.q = (args.get("q") or "").strip()[:100]
+        f.q = re.sub(r"[\x00-\x1f\x7f]", "", args.get("q") or "").strip()[:100]
         if errors:
             raise InvalidInput(errors)
         return f

@@ -5,6 +5,7 @@ The HTML views feed the same models as the API, so a rule holds in both or in ne
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -22,8 +23,20 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, max_digits=16, decimal_places=2)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, v):
+        # NUL and other control characters (newline and tab allowed) are never real input;
+        # PostgreSQL refuses NUL outright.
+        if isinstance(v, str) and _CONTROL.search(v):
+            raise PydanticCustomError("control_characters", "control_characters")
+        return v
 
 
 class PartyIn(_In):

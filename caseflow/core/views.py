@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from caseflow.core.errors import CaseFlowError
+from caseflow.core.urls import safe_next
 from caseflow.core.timeutil import to_local
 from caseflow.extensions import db
 
@@ -33,10 +34,7 @@ def set_language(code: str):
 
             set_locale(current_user, code)
             db.session.commit()
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.index")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("core.index")))
 
 
 @bp.route("/help")
