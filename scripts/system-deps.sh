@@ -1,11 +1,15 @@
 #!/bin/sh
 # Install the Debian packages a target needs when they are missing.
-#   scripts/system-deps.sh run   → nothing beyond Python for the app itself
-#   scripts/system-deps.sh test  → PostgreSQL 15, Chromium (browser tests), poppler-utils
+#   scripts/system-deps.sh run   → PDF documents: WeasyPrint's libraries (Pango, which brings
+#                                  fontconfig and HarfBuzz), HarfBuzz's subsetter (without it
+#                                  every PDF costs ~10 s more) and the Chinese fonts
+#   scripts/system-deps.sh test  → the above, plus PostgreSQL 15, Chromium (browser tests) and
+#                                  poppler-utils (the PDF tests read the PDFs back with pdftotext)
 set -eu
+RUN_PKGS="fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0"
 case "${1:-run}" in
-  run)  PKGS="" ;;
-  test) PKGS="postgresql-15 chromium poppler-utils" ;;
+  run)  PKGS="$RUN_PKGS" ;;
+  test) PKGS="$RUN_PKGS postgresql-15 chromium poppler-utils" ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 missing=""
