@@ -3,3 +3,5 @@ from caseflow.accounts.models import *  # noqa: F401,F403
 from caseflow.cases.models import *  # noqa: F401,F403
 from caseflow.core.audit import AuditEvent  # noqa: F401
 from caseflow.core.models import *  # noqa: F401,F403
+from caseflow.referrals.models import *  # noqa: F401,F403
+from caseflow.sharing.models import *  # noqa: F401,F403

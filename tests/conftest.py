@@ -90,6 +90,12 @@ def db(app):
 
 
 def _truncate():
+    """Empty every table, then put back the reference data the migrations seed."""
+    from sqlalchemy import insert
+
+    from caseflow.referrals.models import CriminalThreshold
+    from caseflow.referrals.thresholds import seed_rows
+
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -98,6 +104,7 @@ def _truncate():
         else:
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+        conn.execute(insert(CriminalThreshold), seed_rows())
 
 
 @pytest.fixture()
@@ -170,7 +177,8 @@ def clue_payload(**over) -> dict:
         "description": "举报人反映该商行销售假冒“耐克”运动鞋。",
         "location": "松江区中山中路100号",
         "parties": [{"kind": "business", "name": "上海某某商行", "credit_code": valid_credit_code()}],
-        "amounts": {"illegal_business_volume": "60000", "illegal_gains": "20000"},
+        # below every criminal threshold (see tests/referrals for cases above them)
+        "amounts": {"illegal_business_volume": "8000", "illegal_gains": "2000"},
     }
     data.update(over)
     return data

@@ -72,10 +72,14 @@ def events_out(case: Case) -> list[EventOut]:
 
 
 def case_out(user, case: Case) -> CaseOut:
+    """The case as the user may see it: another agency gets only the parts shared with it."""
+    from caseflow.sharing.operations import visible_parts
+
     calendar = load_calendar()
     today = today_local()
-    clocks = ops.case_clocks(case, today, calendar)
-    return CaseOut(
+    parts = visible_parts(user, case)
+    clocks = ops.case_clocks(case, today, calendar) if "timeline" in parts else []
+    out = CaseOut(
         id=case.id, number=case.number, title=case.title, state=case.state, channel=case.channel,
         ip_type=case.ip_type, infringement_kind=case.infringement_kind,
         received_at=case.received_on, description=case.description, location=case.location,
@@ -90,8 +94,24 @@ def case_out(user, case: Case) -> CaseOut:
                          due=c.due, paused=c.paused, overdue=c.overdue, days_left=c.days_left,
                          stopped_on=c.stopped_on, unit=c.unit.value, source=c.source,
                          party_clock=c.party_clock) for c in clocks],
-        timeline=events_out(case),
+        timeline=events_out(case) if "timeline" in parts else [],
+        shared=case.owner_agency_id != user.agency_id,
     )
+    if "details" not in parts:
+        out.description = out.location = out.infringement_kind = ""
+    if "parties" not in parts:
+        out.parties = []
+    if "amounts" not in parts:
+        out.amounts = None
+    return out
+
+
+def _record_read(case: Case) -> None:
+    from caseflow.sharing.operations import record_read
+
+    if case.owner_agency_id != current_user.agency_id:
+        record_read(current_user, case, "api_read")
+        db.session.commit()
 
 
 @bp.route("/cases", methods=["GET"])
@@ -130,6 +150,7 @@ def create_case():
 def get_case(case_id: int):
     _require_user()
     case = ops.get_case(current_user, case_id)
+    _record_read(case)
     return jsonify(case_out(current_user, case).model_dump(mode="json"))
 
 
@@ -137,7 +158,11 @@ def get_case(case_id: int):
 def get_timeline(case_id: int):
     _require_user()
     case = ops.get_case(current_user, case_id)
-    return jsonify(TimelineOut(items=events_out(case)).model_dump(mode="json"))
+    from caseflow.sharing.operations import visible_parts
+
+    _record_read(case)
+    items = events_out(case) if "timeline" in visible_parts(current_user, case) else []
+    return jsonify(TimelineOut(items=items).model_dump(mode="json"))
 
 
 @bp.route("/cases/<int:case_id>", methods=["PUT"])

@@ -137,7 +137,90 @@ FIELD_LABELS = {
     "sales_amount": _l("Sales amount"),
     "unsold_goods_value": _l("Unsold goods value"),
     "copies": _l("Copies"),
+    "rights_holder_loss": _l("Rights holder’s loss"),
+    "multiple_marks": _l("Two or more registered marks"),
+    "repeat_offence": _l("Penalised for the same kind of act within 2 years"),
 }
+
+REFERRAL_STATE_LABELS = {
+    "proposed": _l("Being prepared"),
+    "pending_approval": _l("Awaiting the head's approval"),
+    "refused": _l("Not referred"),
+    "approved": _l("Approved, to be sent"),
+    "sent": _l("Sent, awaiting receipt"),
+    "received": _l("Received by the police"),
+    "filed": _l("Filed by the police"),
+    "handed_over": _l("Items and files handed over"),
+    "not_filed": _l("Not filed by the police"),
+    "reconsideration": _l("Reconsideration requested"),
+    "upheld": _l("Not filing upheld"),
+    "supervision": _l("Under procuratorate supervision"),
+    "returned": _l("Returned to administrative handling"),
+}
+
+REFERRAL_ACTION_LABELS = {
+    "propose": _l("Referral prepared"),
+    "edit": _l("Referral edited"),
+    "submit": _l("Submit for approval"),
+    "withdraw": _l("Withdraw the referral"),
+    "approve": _l("Approve the referral"),
+    "refuse": _l("Refuse the referral"),
+    "send": _l("Send to the police"),
+    "receive": _l("Sign the receipt"),
+    "forward": _l("Forward to the competent police"),
+    "police_file": _l("File a criminal case"),
+    "police_decline": _l("Decide not to file"),
+    "request_reconsideration": _l("Request reconsideration"),
+    "uphold": _l("Uphold not filing"),
+    "propose_supervision": _l("Propose procuratorate supervision"),
+    "require_explanation": _l("Require the police to explain"),
+    "explain": _l("Explain not filing"),
+    "require_filing": _l("Require the police to file"),
+    "close_supervision": _l("Close supervision"),
+    "accept_decline": _l("Accept and continue administratively"),
+    "hand_over": _l("Hand over items and files"),
+}
+
+REFERRAL_CLOCK_LABELS = {
+    "approval": _l("Head decides on the referral"),
+    "sending": _l("Send to the police"),
+    "police_decision": _l("Police decide whether to file"),
+    "reconsideration_request": _l("Agency may request reconsideration"),
+    "reconsideration_decision": _l("Police decide on reconsideration"),
+    "supervision_proposal": _l("Agency may propose supervision"),
+    "police_explanation": _l("Police explain not filing"),
+    "police_filing_ordered": _l("Police file as required"),
+    "handover": _l("Hand over items and files"),
+}
+
+PACKAGE_LABELS = {
+    "transfer_letter": _l("Referral letter (涉嫌犯罪案件移送书)"),
+    "investigation_report": _l("Investigation report (调查报告)"),
+    "items_list": _l("List of items involved (涉案物品清单)"),
+    "inspection_report": _l("Inspection report or expert opinion (检验报告/鉴定结论)"),
+    "other_materials": _l("Other materials"),
+}
+
+METRIC_LABELS = {
+    "illegal_business_volume": _l("Illegal business volume"),
+    "illegal_gains": _l("Illegal gains"),
+    "sales_amount": _l("Sales amount"),
+    "unsold_goods_value": _l("Unsold goods value"),
+    "copies": _l("Copies"),
+    "rights_holder_loss": _l("Rights holder’s loss"),
+}
+
+SHARE_PART_LABELS = {
+    "details": _l("Facts and location"),
+    "parties": _l("Parties"),
+    "amounts": _l("Amounts"),
+    "timeline": _l("Timeline and clocks"),
+    "complainant": _l("Complainant's identity"),
+}
+
+LEVEL_LABELS = {"entry": _l("Prosecution threshold"), "serious": _l("Serious circumstances")}
+CONDITION_LABELS = {"": "", "multiple_marks": _l("Two or more registered marks"),
+                    "repeat_offence": _l("Penalised for the same kind of act within 2 years")}
 
 _MESSAGES = {
     # rule violations
@@ -162,6 +245,25 @@ _MESSAGES = {
     "reporter_already_notified": _l("The reporter has already been informed."),
     "extension_days_required": _l("Enter the number of days decided collectively."),
     "extension_days_too_long": _l("An extension cannot exceed 365 days."),
+    # referrals
+    "referral_not_found": _l("Referral not found."),
+    "referral_wrong_state": _l("“%(action)s” is not possible while the referral is “%(state)s”."),
+    "referral_team_too_small": _l("At least two officers form the referral team (§5)."),
+    "referral_report_missing": _l("Write the referral report."),
+    "referral_package_incomplete": _l("The referral package is incomplete: %(items)s."),
+    "referral_deadline_passed": _l("The deadline for this step passed on %(due)s."),
+    "referral_not_yours": _l("This step belongs to another agency or role."),
+    "referral_agency_kind": _l("Choose an agency of the right kind."),
+    "referral_case_state": _l("A case can be referred while it is verified or investigated."),
+    "referral_already_open": _l("The case already has an open referral."),
+    "referral_not_editable": _l("The referral can only be edited while it is being prepared."),
+    "referral_forward_same": _l("Forward to a different police agency."),
+    "no_referral_reason_required": _l("The amounts meet a criminal threshold (%(rules)s). An administrative decision without referral needs a written reason (at least 10 characters); the procuratorate sees it."),
+    # sharing
+    "share_own_agency": _l("The case already belongs to that agency."),
+    "share_parts_invalid": _l("Choose which parts of the case to share."),
+    "share_expiry_past": _l("The expiry date must be in the future."),
+    "share_expiry_too_far": _l("A share can last at most three years."),
     # operations
     "login_failed": _l("Wrong username or password, or the account is temporarily locked."),
     "case_not_found": _l("Case not found."),

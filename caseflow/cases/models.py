@@ -37,7 +37,8 @@ class Case(db.Model):
         CheckConstraint("state <> 'suspended' OR suspended_from IS NOT NULL", name="suspended_from"),
         CheckConstraint("state <> 'rejected' OR state_reason IS NOT NULL", name="rejected_reason"),
         CheckConstraint("illegal_business_volume >= 0 AND illegal_gains >= 0 AND sales_amount >= 0 "
-                        "AND unsold_goods_value >= 0 AND copies >= 0", name="amounts_non_negative"),
+                        "AND unsold_goods_value >= 0 AND copies >= 0 AND rights_holder_loss >= 0",
+                        name="amounts_non_negative"),
         UniqueConstraint("owner_agency_id", "number"),
         # Case list: agency scope + newest first (keyset), optionally by state.
         Index("ix_case_record_agency_created", "owner_agency_id", "created_at", "id"),
@@ -63,7 +64,12 @@ class Case(db.Model):
     illegal_gains: Mapped[Decimal] = mapped_column(Money, default=0)  # 违法所得
     sales_amount: Mapped[Decimal] = mapped_column(Money, default=0)  # 销售金额
     unsold_goods_value: Mapped[Decimal] = mapped_column(Money, default=0)  # 未销售货值
-    copies: Mapped[int] = mapped_column(Integer, default=0)  # 复制品数量
+    copies: Mapped[int] = mapped_column(Integer, default=0)  # 复制品数量 / 标识件数
+    rights_holder_loss: Mapped[Decimal] = mapped_column(Money, default=0)  # 权利人损失
+    multiple_marks: Mapped[bool] = mapped_column(Boolean, default=False)  # 两种以上注册商标
+    repeat_offence: Mapped[bool] = mapped_column(Boolean, default=False)  # 二年内受过处罚
+    #: 以罚代刑 guard: why a case meeting a criminal threshold was decided administratively
+    no_referral_reason: Mapped[str | None] = mapped_column(Text)
 
     state: Mapped[str] = mapped_column(String(32), default=State.CLUE.value)
     state_reason: Mapped[str | None] = mapped_column(Text)

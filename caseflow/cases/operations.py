@@ -29,7 +29,7 @@ from caseflow.core.timeutil import today_local, utcnow
 from caseflow.extensions import db
 
 AMOUNT_FIELDS = ("illegal_business_volume", "illegal_gains", "sales_amount", "unsold_goods_value",
-                 "copies")
+                 "copies", "rights_holder_loss")
 
 
 def legal_params() -> Params:
@@ -64,7 +64,7 @@ def case_facts(case: Case) -> CaseFacts:
         and case.channel in (Channel.COMPLAINT, Channel.REPORT),
         party_kinds=tuple(PartyKind(p.kind) for p in case.parties),
         events=[EventFact(e.action, e.effective_on, e.data or {}) for e in case.events
-                if e.action in TRANSITIONS or e.action == "refer"],
+                if e.action in TRANSITIONS or e.action in ("refer", "referral_returned")],
     )
 
 
@@ -157,6 +157,8 @@ def _apply_fields(case: Case, data: CaseFieldsIn) -> dict:
     put("reporter_name", data.reporter_name)
     put("reporter_contact", data.reporter_contact)
     put("is_major", data.is_major)
+    put("multiple_marks", data.multiple_marks)
+    put("repeat_offence", data.repeat_offence)
     for f in AMOUNT_FIELDS:
         put(f, getattr(data.amounts, f))
 
@@ -332,6 +334,16 @@ def _validate_input(action: str, data: TransitionIn, case: Case, facts: CaseFact
             errors["penalty_kinds"] = messages.text("fine_kind_missing")
         if len(data.decision_summary) < 2:
             errors["decision_summary"] = messages.text("field_required")
+    if action in ("decide_penalty", "decide_no_penalty"):
+        # 不得以行政处罚代替移送: a case over a criminal threshold needs a written reason
+        from caseflow.referrals.operations import referral_answered_by_police, threshold_matches
+
+        matches = threshold_matches(case, today)
+        if matches and not referral_answered_by_police(case) \
+                and len((data.no_referral_reason or "").strip()) < 10:
+            rules = "、".join(f"{m.rule.crime} {m.crime_name}" for m in matches[:3])
+            errors["no_referral_reason"] = messages.text("no_referral_reason_required",
+                                                         rules=rules)
     if action == "extend_decision":
         try:
             decision_extension_days(facts, data.days, params)
@@ -374,8 +386,10 @@ def _apply(user, case: Case, action: str, data: TransitionIn, facts: CaseFacts, 
     elif action == "decide_penalty":
         case.fine_amount = data.fine_amount or Decimal(0)
         extra["fine_amount"] = str(case.fine_amount)
+        case.no_referral_reason = data.no_referral_reason or None
     elif action == "decide_no_penalty":
         case.state_reason = data.reason
+        case.no_referral_reason = data.no_referral_reason or None
     elif action == "record_payment":
         served = facts.last("serve")
         due = calendar.add_calendar_days(served.on, 15) if served else on

@@ -6,7 +6,7 @@ what the detail page refuses.
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 
 from caseflow.accounts.models import Role
 from caseflow.cases.models import Case
@@ -14,10 +14,13 @@ from caseflow.cases.rules import OPEN_STATES, TRANSITIONS, State
 
 
 def visibility_clause(user):
+    """The agency's own cases, plus those another agency shares with it (active grants)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.works_cases:
         return false()
-    # Own agency's cases. (Share grants to other agencies extend this clause.)
-    return Case.owner_agency_id == user.agency_id
+    from caseflow.sharing.operations import active_grant_exists
+
+    return or_(Case.owner_agency_id == user.agency_id,
+               active_grant_exists(user.agency_id, Case.id))
 
 
 def visible_cases(user) -> Select:

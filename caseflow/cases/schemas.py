@@ -75,7 +75,8 @@ class AmountsIn(_In):
     illegal_gains: Money = Decimal(0)  # 违法所得
     sales_amount: Money = Decimal(0)  # 销售金额
     unsold_goods_value: Money = Decimal(0)  # 未销售货值
-    copies: Annotated[int, Field(ge=0, le=10**9)] = 0  # 复制品数量
+    copies: Annotated[int, Field(ge=0, le=10**9)] = 0  # 复制品数量 / 标识件数
+    rights_holder_loss: Money = Decimal(0)  # 权利人损失
 
 
 class CaseFieldsIn(_In):
@@ -89,6 +90,8 @@ class CaseFieldsIn(_In):
     reporter_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     reporter_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     is_major: bool = False
+    multiple_marks: bool = Field(default=False, description="两种以上注册商标 (lower thresholds)")
+    repeat_offence: bool = Field(default=False, description="二年内因同类行为受过行政处罚")
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
     amounts: AmountsIn = Field(default_factory=AmountsIn)
 
@@ -138,6 +141,8 @@ class TransitionIn(_In):
     penalty_kinds: list[Literal[PENALTY_KINDS]] = Field(default_factory=list)  # type: ignore
     decision_summary: LongText = ""
     paid_amount: Money | None = None
+    no_referral_reason: LongText = Field(
+        default="", description="Why a case meeting a criminal threshold is decided without referral")
 
 
 class OfficersIn(_In):
@@ -219,12 +224,13 @@ class CaseOut(BaseModel):
     is_major: bool
     version: int
     parties: list[PartyOut]
-    amounts: AmountsIn
+    amounts: AmountsIn | None = Field(description="null when the share does not include amounts")
     officers: list[str]
     pending_action: str | None
     allowed_actions: list[str]
     clocks: list[ClockOut]
     timeline: list[EventOut]
+    shared: bool = Field(default=False, description="true when another agency shares the case with you")
 
 
 class TokenIn(_In):

@@ -48,6 +48,8 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     """
     values: dict = {k: form.get(k, "") for k in CASE_TEXT_FIELDS}
     values["is_major"] = form.get("is_major") == "y"
+    values["multiple_marks"] = form.get("multiple_marks") == "y"
+    values["repeat_offence"] = form.get("repeat_offence") == "y"
     values["version"] = form.get("version", "")
     for f in AMOUNT_FIELDS:
         values[f"amounts-{f}"] = form.get(f"amounts-{f}", "")
@@ -62,6 +64,8 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     if not payload["received_at"]:
         payload.pop("received_at")
     payload["is_major"] = values["is_major"]
+    payload["multiple_marks"] = values["multiple_marks"]
+    payload["repeat_offence"] = values["repeat_offence"]
     payload["amounts"] = {f: values[f"amounts-{f}"] for f in AMOUNT_FIELDS
                           if values[f"amounts-{f}"].strip() != ""}
     payload["parties"] = []
@@ -95,6 +99,7 @@ def _case_values(case: Case) -> dict:
         "location": case.location, "infringement_kind": case.infringement_kind,
         "reporter_name": case.reporter_name, "reporter_contact": case.reporter_contact,
         "is_major": case.is_major, "version": case.version,
+        "multiple_marks": case.multiple_marks, "repeat_offence": case.repeat_offence,
         "parties": [{"kind": p.kind, "name": p.name, "credit_code": p.credit_code or "",
                      "id_number": p.id_number or "", "address": p.address} for p in case.parties]
         or [{"kind": "business"}],
@@ -208,11 +213,39 @@ def edit(case_id: int):
 
 def _render_detail(case: Case, status: int = 200, action_errors=None, open_action=None,
                    action_values=None, message=None):
+    from caseflow.accounts.models import Agency
+    from caseflow.cases.linking import linked_cases
+    from caseflow.referrals import operations as referrals
+    from caseflow.referrals.models import Referral
+    from caseflow.sharing import operations as sharing
+
     calendar = load_calendar()
     today = today_local()
-    clocks = ops.case_clocks(case, today, calendar)
+    parts = sharing.visible_parts(current_user, case)
+    owner = case.owner_agency_id == current_user.agency_id
+    if not owner:
+        sharing.record_read(current_user, case)
+        db.session.commit()
+    clocks = ops.case_clocks(case, today, calendar) if "timeline" in parts else []
+    matches = referrals.threshold_matches(case, today) if owner or "amounts" in parts else []
+    case_referrals = list(db.session.scalars(
+        referrals.visible_referrals(current_user).where(Referral.case_id == case.id)
+        .order_by(Referral.id.desc())))
     return render_template(
-        "cases/detail.html", case=case, clocks=clocks, today=today,
+        "cases/detail.html", case=case, clocks=clocks, today=today, parts=parts, owner=owner,
+        matches=matches, referrals=case_referrals,
+        referral_answered=referrals.referral_answered_by_police(case) if owner else False,
+        can_refer=owner and current_user.has_role(Role.CASE_OFFICER)
+        and State(case.state) in referrals.REFERRABLE and not case.pending_action
+        and not any(r.state in [s.value for s in referrals.OPEN_REFERRAL_STATES]
+                    for r in case_referrals),
+        grants=sharing.grants_of(case) if owner else [],
+        reads=sharing.reads_of(case) if owner else [],
+        can_share=sharing.can_manage_shares(current_user, case),
+        share_agencies=list(db.session.scalars(select(Agency).where(
+            Agency.id != case.owner_agency_id).order_by(Agency.kind, Agency.name))) if owner else [],
+        linked=linked_cases(current_user, case) if "parties" in parts
+        else {"visible": [], "hidden": []},
         allowed=ops.allowed_actions(current_user, case, today, calendar),
         transitions=TRANSITIONS, events=list(reversed(case.events)),
         can_edit=can_edit(current_user, case),

@@ -76,6 +76,20 @@ def register_errors(app):
                                message=messages.get(e.code, e.description)), e.code
 
 
+def _agency_name(agency_id):
+    from caseflow.accounts.models import Agency
+
+    a = db.session.get(Agency, agency_id) if agency_id else None
+    return a.name if a else ""
+
+
+def _user_name(user_id):
+    from caseflow.accounts.models import User
+
+    u = db.session.get(User, user_id) if user_id else None
+    return u.display_name if u else ""
+
+
 def register_template_helpers(app):
     from caseflow.cases import messages as m
 
@@ -93,11 +107,26 @@ def register_template_helpers(app):
             "field_label": lambda s: m.FIELD_LABELS.get(s, s),
             "languages": app.config["LANGUAGES"],
             "get_locale": get_locale,
+            "referral_state_label": lambda s: m.REFERRAL_STATE_LABELS.get(s, s),
+            "referral_action_label": lambda s: m.REFERRAL_ACTION_LABELS.get(s, s),
+            "referral_clock_label": lambda s: m.REFERRAL_CLOCK_LABELS.get(s, s),
+            "package_label": lambda s: m.PACKAGE_LABELS.get(s, s),
+            "metric_label": lambda s: m.METRIC_LABELS.get(s, s),
+            "level_label": lambda s: m.LEVEL_LABELS.get(s, s),
+            "condition_label": lambda s: m.CONDITION_LABELS.get(s, s),
+            "share_part_label": lambda s: m.SHARE_PART_LABELS.get(s, s),
+            "share_parts": ("details", "parties", "amounts", "timeline", "complainant"),
+            "agency_name": _agency_name,
+            "user_name": _user_name,
         }
 
     @app.template_filter("zip_labels")
     def _zip_labels(values, labeler):
         return [(v, labeler(v)) for v in values]
+
+    @app.template_filter("package_label_str")
+    def _package_label_str(item):
+        return str(m.PACKAGE_LABELS.get(item, item))
 
     @app.template_filter("change")
     def _change(value):

@@ -313,7 +313,7 @@ def test_create_clue(client, world, bearer):
     case = _db.session.get(Case, body["id"])
     assert case.owner_agency_id == world.amr.id and case.created_by_id == world.officer.id
     assert case.version == body["version"]
-    assert str(case.illegal_business_volume) in ("60000", "60000.00")
+    assert str(case.illegal_business_volume) in ("8000", "8000.00")
     assert row_counts() == (1, 2, 1)
     again = client.get(f"{API}/cases/{body['id']}", headers=bearer(world.officer))
     assert again.json == body

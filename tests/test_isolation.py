@@ -1,0 +1,212 @@
+"""Agency isolation across every route: nobody reads or changes what is not theirs.
+
+Every agency gets cases whose restricted text carries unique markers. Then every role of
+every agency requests every HTML and API route with the ids of objects it may not see.
+No marker may appear in any response, and nothing may change. Shared parts appear exactly
+as granted and vanish when the grant is revoked.
+"""
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from caseflow.accounts.models import Role
+from caseflow.accounts.operations import issue_api_token, start_session
+from caseflow.cases import operations as cops
+from caseflow.cases.models import Case, CaseEvent, Party
+from caseflow.cases.schemas import ClueIn, OfficersIn
+from caseflow.extensions import db
+from caseflow.referrals import operations as rops
+from caseflow.referrals.models import Referral, ReferralEvent
+from caseflow.sharing.models import ShareGrant
+from caseflow.sharing.operations import grant_share
+from tests.conftest import clue_payload, valid_credit_code
+
+AGENCIES = [
+    ("amr", "market_supervision", "沪市监松处"),
+    ("culture", "cultural_enforcement", "沪松文执"),
+    ("ipo", "ip_office", "沪松知"),
+    ("police", "police_econ", "沪公松经"),
+    ("proc", "procuratorate", "沪松检"),
+]
+ROLES = [r.value for r in Role]
+
+
+def marker(agency: str, n: int, part: str) -> str:
+    return f"MK{agency.upper()}{n}{part.upper()}Z"
+
+
+MARKER_RE = re.compile(r"MK([A-Z]+)(\d+)([A-Z]+)Z")
+
+
+@pytest.fixture()
+def seeded(db, make_agency, make_user):
+    agencies, users = {}, {}
+    for code, kind, prefix in AGENCIES:
+        agencies[code] = make_agency(f"iso-{code}", kind, f"隔离测试{code}", prefix)
+        for role in ROLES:
+            users[(code, role)] = make_user(agencies[code], f"{code}_{role}", [role])
+        make_user(agencies[code], f"{code}_officer2", ["case_officer", "inspector"])
+    cases = {}
+    for code in ("amr", "culture", "ipo", "police"):
+        officer = users[(code, "case_officer")]
+        for n in range(2):
+            payload = clue_payload(
+                title=f"案件{marker(code, n, 'title')}",
+                description=f"描述{marker(code, n, 'desc')}",
+                location=f"松江区{marker(code, n, 'loc')}路1号",
+                reporter_name=f"举报人{marker(code, n, 'rep')}",
+                parties=[{"kind": "business", "name": f"商行{marker(code, n, 'party')}",
+                          "credit_code": valid_credit_code(hash((code, n)) % 10**6)}],
+                amounts={"sales_amount": "60000"})
+            case = cops.create_clue(officer, ClueIn.model_validate(payload))
+            second = db.session.scalar(select(type(officer)).where(
+                type(officer).username == f"{code}_officer2"))
+            cops.assign_officers(officer, case, OfficersIn(version=case.version,
+                                                           officer_ids=[officer.id, second.id]))
+            cases[(code, n)] = case
+    db.session.commit()
+    # amr case 0 is referred to the police (with the procuratorate's copy);
+    # amr case 1 is shared with culture showing parties only.
+    from caseflow.cases.schemas import TransitionIn
+
+    amr0 = cases[("amr", 0)]
+    off, appr = users[("amr", "case_officer")], users[("amr", "approver")]
+    cops.perform(off, amr0, TransitionIn(action="accept"))
+    referral = rops.propose_referral(
+        off, amr0, team_ids=[u.id for u in amr0.officers],
+        report=f"移送报告{marker('amr', 0, 'report')}", suspected_crime="214",
+        police_agency_id=agencies["police"].id, procuratorate_id=agencies["proc"].id,
+        package={i: {"done": True} for i in ("transfer_letter", "investigation_report",
+                                             "items_list", "inspection_report")})
+    for user, action in ((off, "submit"), (appr, "approve"), (off, "send")):
+        rops.act(user, referral, action)
+    grant_share(off, cases[("amr", 1)], agencies["culture"].id, "联合执法", ["parties"], None)
+    db.session.commit()
+    return agencies, users, cases, referral
+
+
+def may_see(agency: str, case_key, referral_case_key=("amr", 0)) -> set[str]:
+    """The marker parts an agency may legitimately see for a case."""
+    owner, _n = case_key
+    everything = {"TITLE", "DESC", "LOC", "REP", "PARTY", "REPORT"}
+    if agency == owner:
+        return everything
+    if case_key == referral_case_key and agency in ("police", "proc"):
+        return {"TITLE", "DESC", "LOC", "PARTY", "REPORT"}  # complainant masked
+    if case_key == ("amr", 1) and agency == "culture":
+        return {"TITLE", "PARTY"}  # the grant shows parties only
+    return set()
+
+
+def leaked(body: str, agency: str) -> list[str]:
+    out = []
+    for m in MARKER_RE.finditer(body):
+        owner, n, part = m.group(1).lower(), int(m.group(2)), m.group(3)
+        if part not in may_see(agency, (owner, n)):
+            out.append(m.group(0))
+    return out
+
+
+def snapshot():
+    return (
+        db.session.scalar(select(func.count()).select_from(CaseEvent)),
+        db.session.scalar(select(func.count()).select_from(ReferralEvent)),
+        db.session.scalar(select(func.count()).select_from(ShareGrant)),
+        db.session.scalar(select(func.count()).select_from(Case)),
+        db.session.scalar(select(func.count()).select_from(Party)),
+        tuple(db.session.scalars(select(Case.version).order_by(Case.id))),
+        tuple(db.session.scalars(select(Referral.state).order_by(Referral.id))),
+    )
+
+
+def urls_for(case_id, referral_id, grant_id):
+    gets = [f"/cases/{case_id}", f"/cases/{case_id}/edit", f"/referrals/new/{case_id}",
+            f"/referrals/{referral_id}", f"/api/v1/cases/{case_id}",
+            f"/api/v1/cases/{case_id}/timeline"]
+    posts = [
+        (f"/cases/{case_id}/edit", {"title": "改", "version": "1"}),
+        (f"/cases/{case_id}/actions", {"action": "accept"}),
+        (f"/cases/{case_id}/actions", {"action": "approve"}),
+        (f"/cases/{case_id}/officers", {"officer_ids": ["1"], "version": "1"}),
+        (f"/cases/{case_id}/shares", {"agency_id": "1", "purpose": "x", "parts": ["details"]}),
+        (f"/cases/{case_id}/shares/{grant_id}/revoke", {}),
+        (f"/referrals/new/{case_id}", {"report": "x"}),
+        (f"/referrals/{referral_id}/actions", {"action": "receive"}),
+        (f"/referrals/{referral_id}/actions", {"action": "police_decline", "reason": "不立案"}),
+        (f"/referrals/{referral_id}/edit", {"report": "x"}),
+    ]
+    api_posts = [(f"/api/v1/cases/{case_id}/transitions", {"action": "accept"}),
+                 (f"/api/v1/cases/{case_id}", {"title": "改"})]
+    return gets, posts, api_posts
+
+
+def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
+    agencies, users, cases, referral = seeded
+    grant = db.session.scalar(select(ShareGrant).where(ShareGrant.case_id == cases[("amr", 1)].id))
+    before = snapshot()
+    attempts = 0
+    problems = []
+    for (code, role), user in users.items():
+        sess = start_session(user)
+        token, _row = issue_api_token(user)
+        db.session.commit()
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["_user_id"] = sess.id
+            s["_fresh"] = True
+        headers = {"Authorization": f"Bearer {token}"}
+        # lists, search, boards
+        for url in ["/cases/", "/cases/?q=MK", "/referrals/", "/api/v1/cases",
+                    "/api/v1/cases?q=MK", "/admin/calendar"]:
+            r = client.get(url, headers=headers if url.startswith("/api") else None)
+            attempts += 1
+            problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+        for (owner, n), case in cases.items():
+            visible_to_me = bool(may_see(code, (owner, n)))
+            gets, posts, api_posts = urls_for(case.id, referral.id, grant.id)
+            for url in gets:
+                r = client.get(url, headers=headers if url.startswith("/api") else None)
+                attempts += 1
+                problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+                if not visible_to_me and r.status_code == 200 and "/referrals/" not in url:
+                    problems.append((code, role, url, f"status {r.status_code}"))
+            if visible_to_me and code == owner:
+                continue  # the owner's own writes are tested elsewhere
+            for url, data in posts:
+                if url.startswith("/referrals/") and code in ("amr", "police", "proc"):
+                    continue  # parties to the referral: their steps are tested in tests/referrals
+                r = client.post(url, data=data)
+                attempts += 1
+                problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+            for url, data in api_posts:
+                method = client.put if url.endswith(str(case.id)) else client.post
+                r = method(url, json=data, headers=headers)
+                attempts += 1
+                problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+            db.session.expire_all()
+    after = snapshot()
+    print(f"\nisolation: {attempts} requests by {len(users)} users of {len(agencies)} agencies, "
+          f"{len(problems)} problems")
+    assert not problems, problems[:20]
+    assert after == before, "a request by someone without the right changed data"
+
+
+def test_shared_parts_vanish_when_revoked(app, seeded):
+    agencies, users, cases, referral = seeded
+    user = users[("culture", "case_officer")]
+    sess = start_session(user)
+    db.session.commit()
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = sess.id
+    case = cases[("amr", 1)]
+    body = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert marker("amr", 1, "party") in body and marker("amr", 1, "desc") not in body
+    grant = db.session.scalar(select(ShareGrant).where(ShareGrant.case_id == case.id))
+    from caseflow.sharing.operations import revoke_share
+
+    revoke_share(users[("amr", "case_officer")], grant.id)
+    db.session.commit()
+    r = client.get(f"/cases/{case.id}")
+    assert r.status_code == 404 and marker("amr", 1, "party") not in r.get_data(as_text=True)
