@@ -79,6 +79,12 @@ def seeded(db, make_agency, make_user):
         police_agency_id=agencies["police"].id, procuratorate_id=agencies["proc"].id,
         package={i: {"done": True} for i in ("transfer_letter", "investigation_report",
                                              "items_list", "inspection_report")})
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    rops.add_document(off, referral, "transfer_letter", FileStorage(
+        io.BytesIO(b"%PDF-1.4 test"), filename=f"{marker('amr', 0, 'doc')}.pdf"))
     for user, action in ((off, "submit"), (appr, "approve"), (off, "send")):
         rops.act(user, referral, action)
     grant_share(off, cases[("amr", 1)], agencies["culture"].id, "联合执法", ["parties"], None)
@@ -89,11 +95,11 @@ def seeded(db, make_agency, make_user):
 def may_see(agency: str, case_key, referral_case_key=("amr", 0)) -> set[str]:
     """The marker parts an agency may legitimately see for a case."""
     owner, _n = case_key
-    everything = {"TITLE", "DESC", "LOC", "REP", "PARTY", "REPORT"}
+    everything = {"TITLE", "DESC", "LOC", "REP", "PARTY", "REPORT", "DOC"}
     if agency == owner:
         return everything
     if case_key == referral_case_key and agency in ("police", "proc"):
-        return {"TITLE", "DESC", "LOC", "PARTY", "REPORT"}  # complainant masked
+        return {"TITLE", "DESC", "LOC", "PARTY", "REPORT", "DOC"}  # complainant masked
     if case_key == ("amr", 1) and agency == "culture":
         return {"TITLE", "PARTY"}  # the grant shows parties only
     return set()
@@ -157,11 +163,20 @@ def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
             s["_fresh"] = True
         headers = {"Authorization": f"Bearer {token}"}
         # lists, search, boards
+        doc = referral.documents[0]
+        party_to_referral = code in ("amr", "police", "proc") and user.works_cases
+        referral_files = [f"/referrals/{referral.id}/manifest.csv",
+                          f"/referrals/{referral.id}/documents/{doc.id}"]
+        if not party_to_referral:  # rendering the PDF for those who may is tested elsewhere
+            referral_files.append(f"/referrals/{referral.id}/dossier.pdf")
         for url in ["/cases/", "/cases/?q=MK", "/referrals/", "/api/v1/cases",
-                    "/api/v1/cases?q=MK", "/admin/calendar"]:
+                    "/api/v1/cases?q=MK", "/admin/calendar", "/admin/thresholds",
+                    *referral_files]:
             r = client.get(url, headers=headers if url.startswith("/api") else None)
             attempts += 1
             problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+            if url in referral_files and not party_to_referral and r.status_code != 404:
+                problems.append((code, role, url, f"status {r.status_code}"))
         for (owner, n), case in cases.items():
             visible_to_me = bool(may_see(code, (owner, n)))
             gets, posts, api_posts = urls_for(case.id, referral.id, grant.id)

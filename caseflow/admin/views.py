@@ -68,3 +68,54 @@ def delete_day(day: str):
     db.session.commit()
     flash(_("Calendar day removed; due dates recomputed."), "success")
     return redirect(url_for("admin.calendar"))
+
+
+@bp.route("/thresholds", methods=["GET", "POST"])
+@login_required
+def thresholds():
+    """Criminal thresholds: every version, the ones in force marked; a change is a new row."""
+    from decimal import Decimal, InvalidOperation
+
+    from caseflow.referrals import operations as rops, thresholds as th
+    from caseflow.referrals.models import CriminalThreshold
+
+    if not current_user.has_role("sys_admin"):
+        abort(403)
+    values, errors, status = {}, {}, 200
+    if request.method == "POST":
+        f = request.form
+        values = {k: f.get(k, "") for k in ("crime", "metric", "level", "condition", "amount",
+                                            "effective_from", "source", "note")}
+        values["verified"] = f.get("verified") == "y"
+        amount = effective = None
+        try:
+            amount = Decimal(values["amount"].strip())
+            if not amount.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            errors["amount"] = messages.text("decimal_parsing")
+        try:
+            effective = dt.date.fromisoformat(values["effective_from"])
+        except ValueError:
+            errors["effective_from"] = messages.text("date_parsing")
+        if not errors:
+            try:
+                rops.add_threshold_version(
+                    current_user, crime=values["crime"], metric=values["metric"],
+                    level=values["level"], amount=amount, condition=values["condition"],
+                    effective_from=effective, source=values["source"],
+                    verified=values["verified"], note=values["note"])
+                db.session.commit()
+                flash(_("Threshold version added."), "success")
+                return redirect(url_for("admin.thresholds"))
+            except InvalidInput as e:
+                db.session.rollback()
+                errors = e.errors
+        status = 422
+    rows = db.session.scalars(select(CriminalThreshold).order_by(
+        CriminalThreshold.crime, CriminalThreshold.level, CriminalThreshold.metric,
+        CriminalThreshold.condition, CriminalThreshold.effective_from)).all()
+    in_force = {r.id for r in th.rules_in_force(rops.load_rules(), today_local())}
+    return render_template("admin/thresholds.html", rows=rows, in_force=in_force, crimes=th.CRIMES,
+                           metrics=th.METRICS, levels=th.LEVELS, conditions=th.CONDITIONS,
+                           values=values, errors=errors), status

@@ -179,6 +179,7 @@ REFERRAL_ACTION_LABELS = {
     "close_supervision": _l("Close supervision"),
     "accept_decline": _l("Accept and continue administratively"),
     "hand_over": _l("Hand over items and files"),
+    "attach": _l("File attached"),
 }
 
 REFERRAL_CLOCK_LABELS = {
@@ -259,6 +260,9 @@ _MESSAGES = {
     "referral_not_editable": _l("The referral can only be edited while it is being prepared."),
     "referral_forward_same": _l("Forward to a different police agency."),
     "no_referral_reason_required": _l("The amounts meet a criminal threshold (%(rules)s). An administrative decision without referral needs a written reason (at least 10 characters); the procuratorate sees it."),
+    "upload_type": _l("Only PDF, JPEG and PNG files are accepted (checked by content)."),
+    "upload_too_large": _l("The file is larger than %(mb)s MB."),
+    "upload_empty": _l("The file is empty."),
     # sharing
     "share_own_agency": _l("The case already belongs to that agency."),
     "share_parts_invalid": _l("Choose which parts of the case to share."),

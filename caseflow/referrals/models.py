@@ -77,6 +77,9 @@ class Referral(db.Model):
     events: Mapped[list[ReferralEvent]] = relationship(back_populates="referral",
                                                        order_by="ReferralEvent.id",
                                                        cascade="all, delete-orphan")
+    documents: Mapped[list[ReferralDocument]] = relationship(back_populates="referral",
+                                                             order_by="ReferralDocument.id",
+                                                             cascade="all, delete-orphan")
 
 
 referral_team = db.Table(
@@ -105,3 +108,24 @@ class ReferralEvent(db.Model):
     referral: Mapped[Referral] = relationship(back_populates="events")
     user: Mapped[User] = relationship(lazy="joined")
     agency: Mapped[Agency] = relationship()
+
+
+class ReferralDocument(db.Model):
+    """A file of the referral package, kept outside the web root under a generated name."""
+
+    __tablename__ = "referral_document"
+    __table_args__ = (Index("ix_referral_document_referral", "referral_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(String(32))  # package item it belongs to
+    filename: Mapped[str] = mapped_column(String(255))  # as uploaded (display only)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="documents")
+    uploaded_by: Mapped[User] = relationship()

@@ -398,3 +398,50 @@ def reverse_transfer(user, target_agency_id: int, data) -> Case:
     refresh_due(case)
     db.session.flush()
     return case
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+def add_document(user, referral: Referral, item: str, file_storage) -> "ReferralDocument":
+    """Attach a file to a package item while the referral is being prepared; its SHA-256
+    goes into the dossier and the manifest."""
+    from caseflow.core.uploads import UploadError, display_name, store
+    from caseflow.referrals.models import ReferralDocument
+
+    if AGENCY not in _party_of(user, referral) or not user.has_role(Role.CASE_OFFICER):
+        raise PermissionDenied(messages.text("forbidden"))
+    if referral.state != RState.PROPOSED:
+        raise InvalidTransition(messages.text("referral_not_editable"))
+    if item not in PACKAGE_ITEMS:
+        raise InvalidInput({"item": messages.text("enum")})
+    if file_storage is None or not file_storage.filename:
+        raise InvalidInput({"file": messages.text("field_required")})
+    try:
+        stored = store(file_storage.stream, "referrals")
+    except UploadError as e:
+        raise InvalidInput({"file": messages.text(e.code, **e.params)}) from e
+    doc = ReferralDocument(referral=referral, item=item, filename=display_name(file_storage.filename),
+                           stored_name=stored.stored_name, content_type=stored.content_type,
+                           size=stored.size, sha256=stored.sha256, uploaded_by_id=user.id)
+    db.session.add(doc)
+    package = dict(referral.package or {})
+    entry = dict(package.get(item) or {})
+    entry["done"] = True
+    package[item] = entry
+    referral.package = package
+    referral.updated_at = utcnow()
+    _event(referral, user, "attach", data={"item": item, "filename": doc.filename,
+                                           "sha256": stored.sha256, "size": stored.size})
+    _flush()
+    return doc
+
+
+def record_export(user, referral: Referral, what: str, document_id: int | None = None) -> None:
+    """Every download or export is audited; by another agency it counts as a shared read."""
+    audit.record(f"referral.{what}", user=user, obj_type="referral", obj_id=referral.id,
+                 case_id=referral.case_id, document_id=document_id)
+    if user.agency_id != referral.case.owner_agency_id:
+        from caseflow.sharing.operations import record_read
+
+        record_read(user, referral.case, "export")

@@ -207,3 +207,108 @@ def ops_oversight():
     from caseflow.referrals.oversight import oversight_figures
 
     return oversight_figures(current_user)
+
+
+@bp.route("/<int:referral_id>/documents", methods=["POST"])
+@login_required
+def upload(referral_id: int):
+    referral = ops.get_referral(current_user, referral_id)
+    try:
+        ops.add_document(current_user, referral, request.form.get("item", ""),
+                         request.files.get("file"))
+    except InvalidInput as e:
+        db.session.rollback()
+        return _render(ops.get_referral(current_user, referral_id), 422, e.errors, "upload",
+                       {"item": request.form.get("item", "")})
+    except CaseFlowError as e:
+        db.session.rollback()
+        return _render(ops.get_referral(current_user, referral_id), e.status, {}, "upload", {},
+                       e.message)
+    db.session.commit()
+    flash(_("File attached."), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral_id))
+
+
+@bp.route("/<int:referral_id>/documents/<int:doc_id>")
+@login_required
+def download(referral_id: int, doc_id: int):
+    from flask import send_file
+
+    from caseflow.core.uploads import path_of
+    from caseflow.referrals.models import ReferralDocument
+
+    referral = ops.get_referral(current_user, referral_id)
+    doc = db.session.get(ReferralDocument, doc_id) if doc_id < 2**31 else None
+    if doc is None or doc.referral_id != referral.id:
+        abort(404)
+    ops.record_export(current_user, referral, "document_download", doc.id)
+    db.session.commit()
+    resp = send_file(path_of("referrals", doc.stored_name), mimetype=doc.content_type,
+                     as_attachment=True, download_name=doc.filename)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def _dossier_context(referral: Referral) -> dict:
+    return {"referral": referral, "case": referral.case, "documents": referral.documents,
+            "clocks": ops.clocks_of(referral), "now": utcnow(), "crimes": CRIMES,
+            "matches": ops.threshold_matches(referral.case)}
+
+
+@bp.route("/<int:referral_id>/dossier.pdf")
+@login_required
+def dossier(referral_id: int):
+    """移送案卷 PDF: the referral, its package and every file's SHA-256."""
+    from caseflow.core.pdf import pdf_response, render_pdf
+
+    from flask_babel import force_locale
+
+    referral = ops.get_referral(current_user, referral_id)
+    with force_locale("zh_Hans_CN"):  # an official document: Chinese whatever the UI language
+        pdf = render_pdf("pdf/referral_dossier.html", **_dossier_context(referral))
+    ops.record_export(current_user, referral, "dossier_pdf")
+    db.session.commit()
+    return pdf_response(pdf, f"移送案卷-{referral.case.display_number}.pdf")
+
+
+MANIFEST_HEADER = ["序号", "材料类别", "文件名", "大小（字节）", "SHA-256", "上传时间", "上传人"]
+
+
+@bp.route("/<int:referral_id>/manifest.csv")
+@login_required
+def manifest(referral_id: int):
+    """The dossier's file manifest as CSV (UTF-8 with BOM so spreadsheet programs read it)."""
+    import csv
+    import io
+
+    from flask import Response
+
+    from caseflow.core.timeutil import to_local
+
+    referral = ops.get_referral(current_user, referral_id)
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf)
+    w.writerow(MANIFEST_HEADER)
+    from flask_babel import force_locale
+
+    for i, d in enumerate(referral.documents, 1):
+        with force_locale("zh_Hans_CN"):
+            label = str(messages.PACKAGE_LABELS.get(d.item, d.item))
+        w.writerow([i, label, _csv_safe(d.filename),
+                    d.size, d.sha256, to_local(d.uploaded_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    d.uploaded_by.display_name])
+    ops.record_export(current_user, referral, "manifest_csv")
+    db.session.commit()
+    from urllib.parse import quote
+
+    return Response(buf.getvalue().encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=manifest-{referral.id}.csv; "
+                               f"filename*=UTF-8''{quote(f'移送材料清单-{referral.id}.csv')}",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+def _csv_safe(value: str) -> str:
+    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

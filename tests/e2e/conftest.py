@@ -4,7 +4,8 @@ Fixtures (all names are e2e-specific so the root conftest's ``app``/``db``/``cli
 untouched for the other tests):
 
 ``live_server``  session-scoped: a separate app (CSRF enabled), migrated and seeded, served by
-                 werkzeug in a daemon thread; ``.url``, ``.app``, ``.users``.
+                 werkzeug in a daemon thread; ``.url``, ``.app``, ``.users``, ``.agency_id``
+                 (market supervision) and ``.agency_ids`` (``police``, ``procuratorate``).
 ``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
 ``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
                  page is saved as a screenshot under tests/e2e/artifacts/.
@@ -36,6 +37,16 @@ USERS = {
     "officer": ("张伟", ["case_officer", "inspector"]),
     "officer2": ("李娜", ["case_officer", "inspector"]),
     "approver": ("王强", ["approver"]),
+}
+# the recipients of a criminal referral (行刑衔接), each with one user
+POLICE = {"code": "sj-police", "kind": "police_econ", "name": "上海市公安局松江分局经济犯罪侦查支队",
+          "case_prefix": "沪公松经"}
+PROCURATORATE = {"code": "sj-proc", "kind": "procuratorate", "name": "上海市松江区人民检察院",
+                 "case_prefix": "沪松检"}
+# username → (agency key, display name, roles)
+OTHER_USERS = {
+    "cop": ("police", "赵刚", ["case_officer"]),
+    "prosecutor": ("procuratorate", "陈静", ["inspector"]),
 }
 
 
@@ -73,8 +84,16 @@ def live_server(tmp_path_factory):
             user = create_user(agency, username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
                                               display_name=display, roles=roles)
+        others = {key: create_agency(a["code"], a["kind"], a["name"], a["case_prefix"])
+                  for key, a in (("police", POLICE), ("procuratorate", PROCURATORATE))}
+        for username, (key, display, roles) in OTHER_USERS.items():
+            user = create_user(others[key], username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
         db.session.commit()
         agency_id = agency.id
+        agency_ids = {"police": others["police"].id,
+                      "procuratorate": others["procuratorate"].id}
         db.session.remove()
 
     server = make_server("127.0.0.1", _free_port(), app, threaded=True)
@@ -82,7 +101,8 @@ def live_server(tmp_path_factory):
     thread.start()
     try:
         yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app,
-                              users=users, agency_id=agency_id, password=PASSWORD)
+                              users=users, agency_id=agency_id, agency_ids=agency_ids,
+                              password=PASSWORD)
     finally:
         server.shutdown()
         server.server_close()
