@@ -87,7 +87,17 @@ PATHS = [
     (["accept", "file", "investigate", "suspend"], 3),
 ]
 
-FINAL_STEPS = {"close", "notify_reporter", "terminate"}
+#: cases over a criminal threshold: referred (filed, declined and returned, or pending at the
+#: police), or — the 以罚代刑 the procuratorate watches — decided with a written reason
+OVER_PATHS = [
+    (["accept", "file", "investigate", "@refer_filed"], 35),
+    (["accept", "file", "investigate", "@refer_declined", "notify", "record_statement",
+      "decide_penalty", "serve", "record_payment", "close"], 30),
+    (["accept", "file", "investigate", "@refer_sent"], 30),
+    (HAPPY, 15),
+]
+FINAL_STEPS = {"close", "notify_reporter", "terminate", "@refer_filed"}
+_CTX: dict = {}
 LOGIN_FILE = "demo_logins.txt"
 
 
@@ -110,6 +120,9 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
     db.session.flush()
     _write_logins(logins)
 
+    global _CTX
+    _CTX = {"police": users["police_officer"], "police_boss": users["police_approver"],
+            "police_agency": agencies["sj-police"], "proc": agencies["sj-procuratorate"]}
     amr_officers = [users["sj_officer"], users["sj_officer2"]]
     culture_officers = [users["culture_officer"], users["culture_officer2"]]
     approvers = {"sj-amr": users["sj_approver"], "sj-culture": users["culture_approver"]}
@@ -142,7 +155,10 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
               "address": place})
     channel = rng.choice(["complaint", "report", "report", "inspection", "inspection",
                           "hotline_12315", "online_monitoring", "rights_holder", "agency_transfer"])
-    volume = Decimal(rng.choice([rng.randint(500, 30000), rng.randint(30000, 400000)]))
+    # About one case in seven meets a criminal threshold: most of those are referred.
+    over = rng.random() < 0.15
+    volume = Decimal(rng.randint(60000, 400000) if over else rng.randint(500, 40000))
+    copies = (rng.randint(600, 3000) if over else rng.randint(20, 400)) if ip_type == "copyright" else 0
     data = ClueIn(
         title=f"{party['name']}涉嫌{IP_KIND[ip_type][0]}（{brand}{goods}）",
         channel=channel, ip_type=ip_type, received_at=received,
@@ -156,13 +172,17 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
                  "illegal_gains": (volume * Decimal("0.3")).quantize(Decimal("1")),
                  "sales_amount": (volume * Decimal("0.8")).quantize(Decimal("1")),
                  "unsold_goods_value": (volume * Decimal("0.2")).quantize(Decimal("1")),
-                 "copies": rng.randint(50, 3000) if ip_type == "copyright" else 0},
+                 "copies": copies},
     )
     # Older cases have mostly run their course to an end; recent ones are anywhere along the way.
     old = (today - received).days > 120
-    paths = [(p, w) for p, w in PATHS if not old or p[-1] in FINAL_STEPS]
+    choices = OVER_PATHS if over and ip_type not in ("geographical_indication",
+                                                     "commercial_mark_confusion") else PATHS
+    paths = [(p, w) for p, w in choices if not old or p[-1] in FINAL_STEPS]
     path = rng.choices([p for p, _ in paths], weights=[w for _, w in paths])[0]
     steps = len(path) if old and rng.random() < 0.92 else rng.randint(0, len(path))
+    if "@refer_sent" in path:
+        steps = len(path)  # the police have these on their board now
     if "submit_review" not in path:
         data.is_major = False  # a major case always goes through legal review (§58)
     case = ops.create_clue(creator, data)
@@ -188,8 +208,52 @@ def _seed_case(rng, creator, officers, approver, reviewer, received, today, cult
     ops.refresh_due(case)
 
 
+def _refer(rng, case, outcome, day, officer, approver) -> bool:
+    """Run a referral through the real operations, then date its steps from ``day``."""
+    from caseflow.referrals import operations as rops
+
+    team = [o.id for o in case.officers]
+    r = rops.propose_referral(
+        officer, case, team_ids=team, suspected_crime="",
+        report=f"经调查，{case.parties[0].name if case.parties else '当事人'}涉嫌侵犯知识产权，"
+               f"涉案金额达到立案追诉标准，依法移送公安机关。",
+        police_agency_id=_CTX["police_agency"].id, procuratorate_id=_CTX["proc"].id,
+        package={i: {"done": True} for i in ("transfer_letter", "investigation_report",
+                                             "items_list", "inspection_report")})
+    matches = rops.threshold_matches(case)
+    r.suspected_crime = matches[0].rule.crime if matches else ""
+    cop, boss = _CTX["police"], _CTX["police_boss"]
+    steps = [(officer, "submit", ""), (approver, "approve", ""), (officer, "send", ""),
+             (cop, "receive", "")]
+    if outcome == "filed":
+        steps += [(cop, "police_file", ""), (officer, "hand_over", "")]
+    elif outcome == "declined":
+        steps += [(cop, "police_decline", "经审查，现有证据不足以证明达到刑事立案追诉标准，不予立案。"),
+                  (officer, "accept_decline", "")]
+    else:
+        steps = steps[:3]
+    moment = dt.datetime.combine(day, dt.time(9, 30), LOCAL_TZ).astimezone(dt.timezone.utc)
+    for user, action, reason in steps:
+        rops.act(user, r, action, reason=reason, now=moment,
+                 police_case_number=f"松公经立字〔{day.year}〕{rng.randint(10, 300)}号")
+        moment += dt.timedelta(hours=rng.randint(2, 30))
+    for i, ev in enumerate(r.events):
+        ev.at = dt.datetime.combine(day, dt.time(9, 0), LOCAL_TZ).astimezone(dt.timezone.utc) \
+            + dt.timedelta(hours=6 * i)
+    return True
+
+
 def _step(rng, case, action, day, officer, approver, reviewer, hearing=False) -> bool:
     from caseflow.core.errors import CaseFlowError
+
+    if action.startswith("@refer_"):
+        try:
+            return _refer(rng, case, action.removeprefix("@refer_"), day, officer, approver)
+        except CaseFlowError as e:
+            import os
+            if os.environ.get("CASEFLOW_SEED_DEBUG"):
+                print("seed referral refused:", action, case.state, e.message)
+            return False
 
     payload: dict = {"action": action, "effective_on": day}
     if action in ("reject", "suspend", "terminate", "extend_verification", "extend_decision",
@@ -221,6 +285,12 @@ def _step(rng, case, action, day, officer, approver, reviewer, hearing=False) ->
                        decision_summary=f"没收侵权商品，并处罚款{fine}元。")
     if action == "record_payment":
         payload["paid_amount"] = case.fine_amount
+    from caseflow.referrals.operations import referral_answered_by_police, threshold_matches
+
+    if action in ("decide_penalty", "decide_no_penalty") and threshold_matches(case) \
+            and not referral_answered_by_police(case):
+        payload["no_referral_reason"] = ("经核实，涉案金额系按标价估算，实际销售金额以账册为准未达追诉标准，"
+                                         "经负责人集体讨论决定依法作行政处理。")
     actor = reviewer if action in ("pass_review", "return_review") else officer
     if actor is None:
         return False

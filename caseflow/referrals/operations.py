@@ -172,9 +172,13 @@ def _event(referral, user, action, *, from_state=None, to_state=None, reason=Non
     return ev
 
 
-def _case_event(case: Case, user, action, from_state, to_state, reason=None, data=None):
+def _case_event(case: Case, user, action, from_state, to_state, reason=None, data=None,
+                now: dt.datetime | None = None):
+    from caseflow.core.timeutil import local_date
+
     db.session.add(CaseEvent(case=case, user_id=user.id, action=action, from_state=from_state,
-                             to_state=to_state, reason=reason, effective_on=today_local(),
+                             to_state=to_state, reason=reason,
+                             effective_on=local_date(now) if now else today_local(),
                              data=data or {}))
     audit.record(f"case.{action}", user=user, obj_type="case", obj_id=case.id,
                  from_state=from_state, to_state=to_state)
@@ -323,7 +327,7 @@ def act(user, referral: Referral, action: str, *, reason: str = "", version: int
         # the case waits for the police: its administrative clock pauses
         referral.case_state_before = case.state
         _case_event(case, user, "refer", case.state, State.REFERRED.value,
-                    data={"referral_id": referral.id})
+                    data={"referral_id": referral.id}, now=now)
         case.state = State.REFERRED.value
         case.updated_at = now
         for agency_id, purpose in ((referral.police_agency_id, "移送涉嫌犯罪案件"),
@@ -354,7 +358,7 @@ def act(user, referral: Referral, action: str, *, reason: str = "", version: int
         # not filed: the administrative case continues and its clock resumes (§10)
         back = referral.case_state_before or State.INVESTIGATING.value
         _case_event(case, user, "referral_returned", case.state, back, reason=reason,
-                    data={"referral_id": referral.id})
+                    data={"referral_id": referral.id}, now=now)
         case.state = back
         case.updated_at = now
 
