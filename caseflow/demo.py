@@ -237,9 +237,9 @@ def _refer(rng, case, outcome, day, officer, approver) -> bool:
         rops.act(user, r, action, reason=reason, now=moment,
                  police_case_number=f"松公经立字〔{day.year}〕{rng.randint(10, 300)}号")
         moment += dt.timedelta(hours=rng.randint(2, 30))
-    for i, ev in enumerate(r.events):
-        ev.at = dt.datetime.combine(day, dt.time(9, 0), LOCAL_TZ).astimezone(dt.timezone.utc) \
-            + dt.timedelta(hours=6 * i)
+    for i, ev in enumerate(r.events):  # two steps a working morning and afternoon
+        ev.at = dt.datetime.combine(day + dt.timedelta(days=i // 4), dt.time(9 + 2 * (i % 4), 0),
+                                    LOCAL_TZ).astimezone(dt.timezone.utc)
     return True
 
 

@@ -82,6 +82,7 @@ def case_out(user, case: Case) -> CaseOut:
     out = CaseOut(
         id=case.id, number=case.number, title=case.title, state=case.state, channel=case.channel,
         ip_type=case.ip_type, infringement_kind=case.infringement_kind,
+        trademark_numbers=[n for n in (case.trademark_numbers or "").split(",") if n],
         received_at=case.received_on, description=case.description, location=case.location,
         is_major=case.is_major, version=case.version,
         parties=[PartyOut(kind=p.kind, name=p.name, credit_code=p.credit_code,
@@ -99,6 +100,7 @@ def case_out(user, case: Case) -> CaseOut:
     )
     if "details" not in parts:
         out.description = out.location = out.infringement_kind = ""
+        out.trademark_numbers = []
     if "parties" not in parts:
         out.parties = []
     if "amounts" not in parts:

@@ -1,4 +1,4 @@
-"""串案/并案: other cases about the same party or place, across agencies.
+"""串案/并案: other cases about the same party, trademark or place, across agencies.
 
 A related case the user may see is listed; one the user may not see is only announced by
 its agency's name ("another agency has a related case; ask it to share"), never by its
@@ -32,6 +32,14 @@ def linked_cases(user, case: Case) -> dict:
                 select(Party.case_id, Party.credit_code, Party.id_number)
                 .where(or_(*conds), Party.case_id != case.id).limit(LIMIT)):
             why[case_id].add("party")
+    numbers = [n for n in (case.trademark_numbers or "").split(",") if n]
+    if numbers:
+        # stored as "1234567,7654321": match a number between the list's separators
+        padded = "," + Case.trademark_numbers + ","
+        for (case_id,) in db.session.execute(
+                select(Case.id).where(or_(*[padded.contains(f",{n},") for n in numbers]),
+                                      Case.id != case.id).limit(LIMIT)):
+            why[case_id].add("trademark")
     location = (case.location or "").strip()
     if len(location) >= 6:  # a real address, not "松江区"
         for (case_id,) in db.session.execute(

@@ -127,6 +127,7 @@ FIELD_LABELS = {
     "description": _l("Description"),
     "location": _l("Location"),
     "infringement_kind": _l("Infringement"),
+    "trademark_numbers": _l("Trademark registration numbers"),
     "reporter_name": _l("Reporter name"),
     "reporter_contact": _l("Reporter contact"),
     "is_major": _l("Major case"),
@@ -290,6 +291,7 @@ _MESSAGES = {
     "lead_not_officer": _l("The lead officer must be one of the officers."),
     "received_after_events": _l("The received date cannot be after the case's first step."),
     "duplicate_party": _l("This party is listed twice."),
+    "trademark_number": _l("A trademark registration number is 1 to 12 digits."),
     # identifiers
     "credit_code_required": _l("Enter the unified social credit code."),
     "credit_code_length": _l("A unified social credit code has 18 characters."),

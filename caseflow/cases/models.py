@@ -56,6 +56,8 @@ class Case(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(300), default="")
     received_on: Mapped[dt.date] = mapped_column(Date)
+    #: 注册商标注册号 of the trademark(s) concerned, comma-separated digits (related-case check)
+    trademark_numbers: Mapped[str] = mapped_column(String(200), default="")
     reporter_name: Mapped[str] = mapped_column(String(100), default="")
     reporter_contact: Mapped[str] = mapped_column(String(100), default="")
     is_major: Mapped[bool] = mapped_column(Boolean, default=False)

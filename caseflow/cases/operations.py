@@ -154,6 +154,7 @@ def _apply_fields(case: Case, data: CaseFieldsIn) -> dict:
     put("description", data.description)
     put("location", data.location)
     put("infringement_kind", data.infringement_kind)
+    put("trademark_numbers", ",".join(data.trademark_numbers))
     put("reporter_name", data.reporter_name)
     put("reporter_contact", data.reporter_contact)
     put("is_major", data.is_major)

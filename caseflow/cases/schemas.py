@@ -87,6 +87,8 @@ class CaseFieldsIn(_In):
     description: LongText = ""
     location: Text300 = ""
     infringement_kind: Text200 = ""
+    trademark_numbers: list[str] = Field(default_factory=list, max_length=10,
+                                         description="商标注册号, digits only (e.g. 1234567)")
     reporter_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     reporter_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     is_major: bool = False
@@ -105,6 +107,25 @@ class CaseFieldsIn(_In):
         if v < dt.date(2000, 1, 1):
             raise PydanticCustomError("date_too_old", "date_too_old")
         return v
+
+    @field_validator("trademark_numbers", mode="before")
+    @classmethod
+    def _split_numbers(cls, v):
+        if isinstance(v, str):  # the form sends "1234567, 7654321"
+            v = [x for x in re.split(r"[\s,，、;；]+", v) if x]
+        return v
+
+    @field_validator("trademark_numbers", mode="after")
+    @classmethod
+    def _check_numbers(cls, v: list[str]):
+        out = []
+        for n in v:
+            n = n.strip().removeprefix("第").removesuffix("号")
+            if not (n.isascii() and n.isdigit() and 1 <= len(n) <= 12):
+                raise PydanticCustomError("trademark_number", "trademark_number")
+            if n not in out:
+                out.append(n)
+        return out
 
     @model_validator(mode="after")
     def _unique_parties(self):
@@ -218,6 +239,7 @@ class CaseOut(BaseModel):
     channel: str
     ip_type: str
     infringement_kind: str
+    trademark_numbers: list[str] = Field(default_factory=list)
     received_at: dt.date
     description: str
     location: str

@@ -24,7 +24,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 AMOUNT_FIELDS = ops.AMOUNT_FIELDS
 PARTY_FIELDS = ("kind", "name", "credit_code", "id_number", "address")
 CASE_TEXT_FIELDS = ("title", "channel", "ip_type", "received_at", "description", "location",
-                    "infringement_kind", "reporter_name", "reporter_contact")
+                    "infringement_kind", "trademark_numbers", "reporter_name", "reporter_contact")
 
 
 def _choices():
@@ -97,6 +97,7 @@ def _case_values(case: Case) -> dict:
         "title": case.title, "channel": case.channel, "ip_type": case.ip_type,
         "received_at": case.received_on.isoformat(), "description": case.description,
         "location": case.location, "infringement_kind": case.infringement_kind,
+        "trademark_numbers": case.trademark_numbers.replace(",", ", "),
         "reporter_name": case.reporter_name, "reporter_contact": case.reporter_contact,
         "is_major": case.is_major, "version": case.version,
         "multiple_marks": case.multiple_marks, "repeat_offence": case.repeat_offence,

@@ -199,8 +199,30 @@ def board():
     outgoing = [x for x in rows if x["r"].agency_id == current_user.agency_id]
     overseen = [x for x in rows if x["r"].procuratorate_id == current_user.agency_id]
     oversight = ops_oversight() if kind == AgencyKind.PROCURATORATE else None
+    focus = _focus_counts(kind)
     return render_template("referrals/board.html", incoming=incoming, outgoing=outgoing,
-                           overseen=overseen, oversight=oversight, kind=kind, now=now)
+                           overseen=overseen, oversight=oversight, kind=kind, now=now,
+                           focus=focus)
+
+
+def _focus_counts(kind):
+    """What each administrative agency watches first (links to the matching case lists)."""
+    from caseflow.cases.queries import CaseFilters, state_counts
+    from caseflow.cases.rules import OPEN_STATES
+
+    def open_count(**filters):
+        counts = state_counts(current_user, CaseFilters(**filters))
+        return sum(n for s, n in counts.items() if s in {x.value for x in OPEN_STATES})
+
+    if kind == AgencyKind.CULTURAL_ENFORCEMENT:
+        return [("copyright", {"ip_type": "copyright"}, open_count(ip_type="copyright")),
+                ("online", {"channel": "online_monitoring"}, open_count(channel="online_monitoring")),
+                ("overdue", {"overdue": "1"}, open_count(overdue=True))]
+    if kind in (AgencyKind.MARKET_SUPERVISION, AgencyKind.IP_OFFICE, AgencyKind.OTHER):
+        return [("open", {}, open_count()),
+                ("overdue", {"overdue": "1"}, open_count(overdue=True)),
+                ("trademark", {"ip_type": "trademark"}, open_count(ip_type="trademark"))]
+    return []
 
 
 def ops_oversight():

@@ -135,3 +135,46 @@ def test_linked_cases_across_agencies(app, agencies, make_case, login_as):
     page = officer.get(f"/cases/{a.id}")
     assert 'class="hidden-related"' in page.text and "文化市场行政执法大队" in page.text
     assert b.title not in page.text  # never the other agency's case itself
+
+
+def test_each_agency_kind_sees_its_board(app, agencies, make_case, login_as):
+    make_case()
+    officer = login_as(app.test_client(), "officer")
+    page = officer.get("/referrals/")
+    assert 'id="outgoing"' in page.text and 'data-focus="open"' in page.text
+    assert 'id="incoming"' not in page.text and 'id="oversight"' not in page.text
+    culture = login_as(app.test_client(), "other")
+    page = culture.get("/referrals/")
+    assert 'data-focus="copyright"' in page.text and 'data-focus="online"' in page.text
+    cop = login_as(app.test_client(), "cop")
+    page = cop.get("/referrals/")
+    assert 'id="incoming"' in page.text and 'id="focus"' not in page.text
+    proc = login_as(app.test_client(), "prosecutor")
+    assert 'id="oversight"' in proc.get("/referrals/").text
+    auditor = login_as(app.test_client(), "auditor")
+    assert auditor.get("/referrals/").status_code == 403
+
+
+def test_related_by_trademark_number_and_bad_numbers(app, agencies, make_case, login_as):
+    from sqlalchemy import func, select
+
+    from caseflow.cases.models import Case
+
+    a = make_case(trademark_numbers=["1234567", "第7654321号"])
+    assert a.trademark_numbers == "1234567,7654321"
+    b = make_case(title="另一商行销售同一商标的假冒商品", trademark_numbers=["7654321"],
+                  parties=[{"kind": "person", "name": "张三", "id_number": "11010519491231002X"}],
+                  location="")
+    near = make_case(title="商标号相近但不同的案件", trademark_numbers=["765432"], location="",
+                     parties=[])
+    officer = login_as(app.test_client(), "officer")
+    page = officer.get(f"/cases/{a.id}")
+    assert 'id="linked"' in page.text and b.title in page.text
+    assert near.title not in page.text  # 765432 is not 7654321
+    n = db.session.scalar(select(func.count()).select_from(Case))
+    form = {"title": "商标号格式错误的线索", "channel": "report", "ip_type": "trademark",
+            "received_at": "2026-01-05", "trademark_numbers": "12AB567, 1234567",
+            "parties-0-kind": "business", "parties-0-name": ""}
+    r = officer.post("/cases/new", data=form)
+    assert r.status_code == 422 and 'id="trademark_numbers-error"' in r.text and "12AB567" in r.text
+    assert db.session.scalar(select(func.count()).select_from(Case)) == n
