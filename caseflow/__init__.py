@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow import models  # noqa: F401  (registers every table)
     from caseflow.accounts.views import bp as accounts_bp
     from caseflow.admin.views import bp as admin_bp
+    from caseflow.penalties.views import bp as penalties_bp
     from caseflow.referrals.views import bp as referrals_bp
     from caseflow.sharing.views import bp as sharing_bp
     from caseflow.api.views import bp as api_bp
@@ -53,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(sharing_bp)
+    app.register_blueprint(penalties_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)

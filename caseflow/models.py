@@ -5,3 +5,4 @@ from caseflow.core.audit import AuditEvent  # noqa: F401
 from caseflow.core.models import *  # noqa: F401,F403
 from caseflow.referrals.models import *  # noqa: F401,F403
 from caseflow.sharing.models import *  # noqa: F401,F403
+from caseflow.penalties.models import *  # noqa: F401,F403

@@ -55,6 +55,13 @@ ACTION_LABELS = {
     "terminate": _l("Terminate"),
     "extend_decision": _l("Extend the decision period"),
     "notify_reporter": _l("Reporter informed"),
+    "record_decision": _l("Decision document recorded"),
+    "publish": _l("Published"),
+    "withdraw_publication": _l("Publication withdrawn"),
+    "end_publication": _l("Publicity ended early"),
+    "credit_repair": _l("Credit repaired"),
+    "refer": _l("Referred to the police"),
+    "referral_returned": _l("Returned by the police"),
 }
 
 CHANNEL_LABELS = {
@@ -242,7 +249,7 @@ _MESSAGES = {
     "statement_window_open": _l("The party may state their case until %(due)s; record their statement or wait."),
     "no_fine": _l("This decision has no fine to pay."),
     "already_paid": _l("Payment has already been recorded."),
-    "fine_unpaid": _l("Record the fine's payment before closing."),
+    "fine_unpaid": _l("The fine has not been paid."),
     "no_named_reporter": _l("The case has no named reporter to inform."),
     "reporter_already_notified": _l("The reporter has already been informed."),
     "extension_days_required": _l("Enter the number of days decided collectively."),
@@ -264,6 +271,20 @@ _MESSAGES = {
     "upload_type": _l("Only PDF, JPEG and PNG files are accepted (checked by content)."),
     "upload_too_large": _l("The file is larger than %(mb)s MB."),
     "upload_empty": _l("The file is empty."),
+    # penalties and publication
+    "licence_required": _l("Name and number of the licence suspended or revoked."),
+    "valid_until_before_decision": _l("The validity cannot end before the decision date."),
+    "decision_number_taken": _l("Another decision of this agency has this number."),
+    "decision_published_locked": _l("A published decision cannot be edited; withdraw it first."),
+    "not_publishable": _l("This decision is not published (warning only, simple procedure, or minor under the current rules)."),
+    "publication_closed": _l("The publication was withdrawn or has ended."),
+    "already_published": _l("Already published there."),
+    "not_published": _l("Not published yet."),
+    "repair_too_early": _l("Credit repair can be recorded from %(date)s."),
+    "penalty_excludes_early_end": _l("Closure, revocation and restriction penalties are never taken down early."),
+    "published_less_than_3_months": _l("Published for less than three months."),
+    "not_corrected": _l("The party has not corrected the violation."),
+    "no_commitment": _l("The party has not made a public commitment."),
     # sharing
     "share_own_agency": _l("The case already belongs to that agency."),
     "share_parts_invalid": _l("Choose which parts of the case to share."),

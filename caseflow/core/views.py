@@ -107,6 +107,7 @@ def register_template_helpers(app):
             "field_label": lambda s: m.FIELD_LABELS.get(s, s),
             "languages": app.config["LANGUAGES"],
             "get_locale": get_locale,
+            "ident": lambda x: x,
             "referral_state_label": lambda s: m.REFERRAL_STATE_LABELS.get(s, s),
             "referral_action_label": lambda s: m.REFERRAL_ACTION_LABELS.get(s, s),
             "referral_clock_label": lambda s: m.REFERRAL_CLOCK_LABELS.get(s, s),

@@ -1,0 +1,430 @@
+"""Penalty decisions and their publication: record, publish, withdraw, end early, repair,
+export. Each function checks the role and the rules, changes the decision and writes the
+case's timeline event and an audit row in the caller's transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from caseflow.accounts.models import Role
+from caseflow.cases import messages
+from caseflow.cases.models import Case, CaseEvent
+from caseflow.core import audit, ids
+from caseflow.core.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied, StaleVersion
+from caseflow.core.models import load_calendar
+from caseflow.core.timeutil import today_local
+from caseflow.extensions import db
+from caseflow.penalties import rules as r
+from caseflow.penalties.models import ExportBatch, PenaltyDecision
+
+DECIDED_STATES = ("decided", "executing", "closed")
+
+
+def params() -> r.PublicationParams:
+    cfg = current_app.config
+    return r.PublicationParams(lower_amount_person=Decimal(str(cfg["LOWER_AMOUNT_PERSON"])),
+                               lower_amount_organisation=Decimal(str(cfg["LOWER_AMOUNT_ORGANISATION"])))
+
+
+def facts_of(d: PenaltyDecision) -> r.DecisionFacts:
+    return r.DecisionFacts(d.decision_date, tuple(d.categories or ()), Decimal(d.fine_amount or 0),
+                           d.severity, d.lower_amount, d.other_province, d.special_sector,
+                           d.simple_procedure)
+
+
+def decision_of(case: Case) -> PenaltyDecision | None:
+    return db.session.scalar(select(PenaltyDecision).where(PenaltyDecision.case_id == case.id))
+
+
+def can_record(user, case: Case) -> bool:
+    return (case.owner_agency_id == user.agency_id and user.has_role(Role.CASE_OFFICER)
+            and case.state in DECIDED_STATES
+            and any(e.action == "decide_penalty" for e in case.events))
+
+
+def defaults_for(case: Case) -> dict:
+    """Pre-fill the decision from the case and its decide_penalty step."""
+    ev = next((e for e in reversed(case.events) if e.action == "decide_penalty"), None)
+    data = (ev.data or {}) if ev else {}
+    party = case.parties[0] if case.parties else None
+    person = party is not None and party.kind == "person"
+    return {
+        "categories": data.get("penalty_kinds") or [],
+        "fine_amount": str(case.fine_amount or 0),
+        "confiscated_amount": data.get("confiscated_amount") or "0",
+        "content": data.get("decision_summary") or "",
+        "decision_date": (ev.effective_on if ev else today_local()).isoformat(),
+        "violation_type": case.infringement_kind, "facts": case.description,
+        "subject_name": party.name if party else "",
+        "subject_kind": "自然人" if person else "法人及非法人组织",
+        "credit_code": (party.credit_code or "") if party and not person else "",
+        "id_type": "身份证" if person else "", "id_number": (party.id_number or "") if person else "",
+        "severity": "general",
+    }
+
+
+def _clean(data: dict, case: Case, existing: PenaltyDecision | None) -> dict:
+    errors: dict[str, str] = {}
+    out: dict = {}
+
+    def text(name, required=True, limit=20000):
+        v = (data.get(name) or "").strip()
+        if required and not v:
+            errors[name] = messages.text("field_required")
+        elif len(v) > limit:
+            errors[name] = messages.text("string_too_long", max_length=limit)
+        out[name] = v
+
+    for name, limit in (("number", 80), ("violation_type", 200), ("subject_name", 200)):
+        text(name, limit=limit)
+    for name in ("facts", "basis", "content"):
+        text(name)
+    text("published_facts", required=False)
+    text("licence", required=False, limit=200)
+    text("legal_rep", required=False, limit=100)
+    cats = [c for c in (data.get("categories") or []) if c]
+    if not cats or any(c not in r.CATEGORIES for c in cats):
+        errors["categories"] = messages.text("penalty_kinds_required")
+    out["categories"] = list(dict.fromkeys(cats))
+    for name in ("fine_amount", "confiscated_amount"):
+        raw = str(data.get(name) or "0").strip()
+        try:
+            v = Decimal(raw)
+            if not v.is_finite() or v < 0 or v > Decimal("1e12") or v != v.quantize(Decimal("0.01")):
+                raise ValueError
+            out[name] = v
+        except (ValueError, ArithmeticError):
+            errors[name] = messages.text("decimal_parsing")
+            out[name] = Decimal(0)
+    if "罚款" in out["categories"] and out.get("fine_amount", 0) <= 0 and "fine_amount" not in errors:
+        errors["fine_amount"] = messages.text("fine_required")
+    if set(out["categories"]) & {"暂扣许可证件", "吊销许可证件"} and not out["licence"]:
+        errors["licence"] = messages.text("licence_required")
+    for name, required in (("decision_date", True), ("valid_until", False)):
+        raw = (data.get(name) or "").strip()
+        out[name] = None
+        if not raw:
+            if required:
+                errors[name] = messages.text("field_required")
+            continue
+        try:
+            out[name] = dt.date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = messages.text("date_parsing")
+    if out.get("decision_date"):
+        if out["decision_date"] > today_local():
+            errors["decision_date"] = messages.text("date_in_future")
+        elif out["decision_date"] < case.received_on:
+            errors["decision_date"] = messages.text("date_before_last_step",
+                                                    date=case.received_on.isoformat())
+    if out.get("valid_until") and out.get("decision_date") and out["valid_until"] < out["decision_date"]:
+        errors["valid_until"] = messages.text("valid_until_before_decision")
+    sev = data.get("severity") or "general"
+    if sev not in r.SEVERITIES:
+        errors["severity"] = messages.text("enum")
+    out["severity"] = sev
+    kind = data.get("subject_kind") or ""
+    if kind not in r.SUBJECT_KINDS:
+        errors["subject_kind"] = messages.text("enum")
+    out["subject_kind"] = kind
+    code = ids.normalize_code(data.get("credit_code"))
+    idn = ids.normalize_code(data.get("id_number"))
+    id_type = (data.get("id_type") or "").strip()
+    out.update(credit_code="", id_number="", id_type="")
+    if kind == "自然人":
+        if id_type not in r.ID_TYPES:
+            errors["id_type"] = messages.text("enum")
+        if not idn:
+            errors["id_number"] = messages.text("id_number_required")
+        elif id_type == "身份证" and ids.check_id_number(idn):
+            errors["id_number"] = messages.text(f"id_number_{ids.check_id_number(idn)}")
+        out.update(id_type=id_type, id_number=idn[:40])
+        out["legal_rep"] = ""
+    elif kind in ("法人及非法人组织", "个体工商户"):
+        if not code:
+            errors["credit_code"] = messages.text("credit_code_required")
+        elif ids.check_credit_code(code):
+            errors["credit_code"] = messages.text(f"credit_code_{ids.check_credit_code(code)}")
+        out["credit_code"] = code[:18]
+        if kind == "法人及非法人组织" and not out["legal_rep"]:
+            errors["legal_rep"] = messages.text("field_required")
+    for flag in ("simple_procedure", "special_sector", "other_province"):
+        out[flag] = bool(data.get(flag))
+    if not errors and out["number"]:
+        clash = db.session.scalar(select(PenaltyDecision.id).where(
+            PenaltyDecision.agency_id == case.owner_agency_id,
+            PenaltyDecision.number == out["number"],
+            PenaltyDecision.id != (existing.id if existing else -1)))
+        if clash:
+            errors["number"] = messages.text("decision_number_taken")
+    if errors:
+        raise InvalidInput(errors)
+    out["lower_amount"] = r.is_lower_amount(out["fine_amount"], kind != "自然人", params())
+    if not out["published_facts"]:
+        out["published_facts"] = out["facts"]
+    return out
+
+
+def record_decision(user, case: Case, data: dict, version: int | None = None) -> PenaltyDecision:
+    """记录处罚决定: the contents of 行政处罚法 §59, the basis of the PDF and the publication."""
+    if not can_record(user, case):
+        raise PermissionDenied(messages.text("forbidden"))
+    existing = decision_of(case)
+    if existing is not None:
+        if version is not None and version != existing.version:
+            raise StaleVersion(messages.text("stale_version"))
+        if existing.platform_published_on or existing.enterprise_published_on:
+            raise InvalidTransition(messages.text("decision_published_locked"))
+    clean = _clean(data, case, existing)
+    d = existing or PenaltyDecision(case_id=case.id, agency_id=case.owner_agency_id,
+                                    recorded_by_id=user.id)
+    for k, v in clean.items():
+        setattr(d, k, v)
+    db.session.add(d)
+    db.session.flush()
+    _case_event(case, user, "record_decision", {"number": d.number})
+    return d
+
+
+def _case_event(case, user, action, data=None, reason=None):
+    db.session.add(CaseEvent(case=case, user_id=user.id, action=action, effective_on=today_local(),
+                             reason=reason, data=data or {}))
+    audit.record(f"case.{action}", user=user, obj_type="case", obj_id=case.id, **(data or {}))
+
+
+# ----------------------------------------------------------------------------- publication
+
+
+def visible_decisions(user):
+    if not user.works_cases:
+        return select(PenaltyDecision).where(PenaltyDecision.id < 0)
+    return select(PenaltyDecision).where(PenaltyDecision.agency_id == user.agency_id)
+
+
+def get_decision(user, decision_id: int) -> PenaltyDecision:
+    d = db.session.scalar(visible_decisions(user).where(PenaltyDecision.id == decision_id)) \
+        if 0 < decision_id < 2**31 else None
+    if d is None:
+        raise NotFound(messages.text("case_not_found"))
+    return d
+
+
+def status(d: PenaltyDecision, today: dt.date | None = None) -> dict:
+    """Deadlines and periods of one decision's publication, for the queue and the page."""
+    today = today or today_local()
+    cal = load_calendar()
+    p = params()
+    f = facts_of(d)
+    out = {"publishable": r.is_published(f), "deadlines": None, "overdue": [],
+           "enterprise_end": None, "platform": r.platform_period(f), "withdraw_due": None,
+           "repair_from": None, "active": False}
+    if not out["publishable"]:
+        return out
+    dl = r.publication_deadlines(f, cal, p)
+    out["deadlines"] = dl
+    if not d.platform_published_on and out["platform"].published and today > dl.platform:
+        out["overdue"].append("platform")
+    if not d.enterprise_published_on and today > dl.enterprise:
+        out["overdue"].append("enterprise")
+    if d.enterprise_published_on:
+        out["enterprise_end"] = r.enterprise_publicity_end(f, d.enterprise_published_on)
+        out["repair_from"] = r.repair_allowed_from(f, d.enterprise_published_on, p)
+    if d.changed_on:
+        out["withdraw_due"] = r.withdraw_deadline(d.changed_on, cal, p)
+        if not d.withdrawn_on and today > out["withdraw_due"]:
+            out["overdue"].append("withdraw")
+    published = d.platform_published_on or d.enterprise_published_on
+    ends = [e for e in (out["enterprise_end"], out["platform"].max_end if d.platform_published_on else None) if e]
+    out["active"] = bool(published and not d.withdrawn_on and not d.ended_on
+                         and ends and max(ends) >= today)
+    return out
+
+
+def _require_publisher(user, d: PenaltyDecision):
+    if d.agency_id != user.agency_id or not user.has_role(Role.PUBLISHER):
+        raise PermissionDenied(messages.text("forbidden"))
+
+
+def publish(user, d: PenaltyDecision, channel: str, on: dt.date | None = None) -> None:
+    _require_publisher(user, d)
+    on = on or today_local()
+    f = facts_of(d)
+    if not r.is_published(f):
+        raise InvalidTransition(messages.text("not_publishable"))
+    if d.withdrawn_on or d.ended_on:
+        raise InvalidTransition(messages.text("publication_closed"))
+    if channel == "platform":
+        if not r.platform_period(f).published:
+            raise InvalidTransition(messages.text("not_publishable"))
+        if d.platform_published_on:
+            raise InvalidTransition(messages.text("already_published"))
+        d.platform_published_on = on
+    elif channel == "enterprise":
+        if d.enterprise_published_on:
+            raise InvalidTransition(messages.text("already_published"))
+        d.enterprise_published_on = on
+    else:
+        raise InvalidInput({"channel": messages.text("enum")})
+    _case_event(d.case, user, "publish", {"channel": channel, "number": d.number})
+
+
+def withdraw(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) -> None:
+    """撤下: the decision was changed or revoked; within 3 WD of the change (§11)."""
+    _require_publisher(user, d)
+    if not (d.platform_published_on or d.enterprise_published_on):
+        raise InvalidTransition(messages.text("not_published"))
+    if d.withdrawn_on:
+        raise InvalidTransition(messages.text("publication_closed"))
+    errors = {}
+    if len((reason or "").strip()) < 2:
+        errors["reason"] = messages.text("reason_required")
+    if changed_on is None:
+        errors["changed_on"] = messages.text("field_required")
+    elif changed_on > today_local():
+        errors["changed_on"] = messages.text("date_in_future")
+    if errors:
+        raise InvalidInput(errors)
+    d.changed_on = changed_on
+    d.withdrawn_on = today_local()
+    d.withdraw_reason = reason.strip()
+    due = r.withdraw_deadline(changed_on, load_calendar(), params())
+    _case_event(d.case, user, "withdraw_publication", {"due": due.isoformat(),
+                                                       "late": d.withdrawn_on > due}, reason)
+
+
+def end_early(user, d: PenaltyDecision, *, corrected: bool, committed: bool, reason: str) -> None:
+    _require_publisher(user, d)
+    if d.withdrawn_on or d.ended_on:
+        raise InvalidTransition(messages.text("publication_closed"))
+    paid = any(e.action == "record_payment" for e in d.case.events)
+    problems = r.early_end_problems(facts_of(d), paid=paid, corrected=corrected,
+                                    committed=committed,
+                                    published_on=d.enterprise_published_on or d.platform_published_on,
+                                    today=today_local())
+    if problems:
+        raise InvalidTransition("；".join(messages.text(p) for p in problems))
+    if len((reason or "").strip()) < 2:
+        raise InvalidInput({"reason": messages.text("reason_required")})
+    d.ended_on = today_local()
+    d.end_reason = reason.strip()
+    _case_event(d.case, user, "end_publication", {"number": d.number}, reason)
+
+
+def record_repair(user, d: PenaltyDecision, note: str) -> None:
+    """信用修复: possible after 6 months of publicity (12 for food, drugs, special equipment)."""
+    _require_publisher(user, d)
+    published = d.enterprise_published_on or d.platform_published_on
+    if not published:
+        raise InvalidTransition(messages.text("not_published"))
+    allowed = r.repair_allowed_from(facts_of(d), published, params())
+    if today_local() < allowed:
+        raise InvalidTransition(messages.text("repair_too_early", date=allowed.isoformat()))
+    if len((note or "").strip()) < 2:
+        raise InvalidInput({"reason": messages.text("reason_required")})
+    d.repaired_on = today_local()
+    d.repair_note = note.strip()
+    d.ended_on = d.ended_on or today_local()
+    d.end_reason = d.end_reason or note.strip()
+    _case_event(d.case, user, "credit_repair", {"number": d.number}, note)
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def csv_record(d: PenaltyDecision) -> r.CsvRecord:
+    st = status(d)
+    end = st["enterprise_end"] or st["platform"].max_end
+    agency = d.agency
+    return r.CsvRecord(
+        subject_name=d.subject_name, subject_kind=d.subject_kind, credit_code=d.credit_code,
+        legal_rep=d.legal_rep, id_type=d.id_type, id_number=d.id_number, number=d.number,
+        violation_type=d.violation_type, facts=d.published_facts, basis=d.basis,
+        categories=tuple(d.categories or ()), content=d.content, fine=d.fine_amount,
+        confiscated=d.confiscated_amount, licence=d.licence, decision_date=d.decision_date,
+        valid_until=d.valid_until, publicity_end=end, authority=agency.name,
+        authority_code=agency.credit_code or "", source=agency.name,
+        source_code=agency.credit_code or "")
+
+
+def export_selection(user, date_from: dt.date | None, date_to: dt.date | None):
+    """The agency's publishable, not withdrawn decisions in the period, oldest first."""
+    stmt = visible_decisions(user).where(PenaltyDecision.withdrawn_on.is_(None),
+                                         PenaltyDecision.simple_procedure.is_(False))
+    if date_from:
+        stmt = stmt.where(PenaltyDecision.decision_date >= date_from)
+    if date_to:
+        stmt = stmt.where(PenaltyDecision.decision_date <= date_to)
+    return stmt.order_by(PenaltyDecision.decision_date, PenaltyDecision.id)
+
+
+def write_csv(user, stmt, out) -> tuple[int, list[dict]]:
+    """Stream rows to ``out`` (a binary file); refused rows are listed, never half-written."""
+    import csv
+    import io
+
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    text.write("\ufeff")  # BOM: spreadsheet programs read the Chinese correctly
+    w = csv.writer(text)
+    w.writerow(r.CSV_HEADER)
+    count, refused = 0, []
+    for d in db.session.scalars(stmt.execution_options(yield_per=500)):
+        if not r.is_published(facts_of(d)):
+            continue
+        try:
+            row = r.csv_row(csv_record(d))
+        except r.RowRefused as e:
+            refused.append({"id": d.id, "number": d.number, "missing": e.missing})
+            continue
+        w.writerow(row)
+        count += 1
+    text.flush()
+    text.detach()
+    return count, refused
+
+
+def record_batch(user, kind: str, filters: dict, path, count: int, refused: list) -> ExportBatch:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+    batch = ExportBatch(agency_id=user.agency_id, user_id=user.id, kind=kind, filters=filters,
+                        row_count=count, refused=refused, sha256=digest.hexdigest(), size=size)
+    db.session.add(batch)
+    db.session.flush()
+    audit.record(f"publication.export_{kind}", user=user, obj_type="export_batch", obj_id=batch.id,
+                 rows=count, refused=len(refused), sha256=batch.sha256)
+    return batch
+
+
+# ----------------------------------------------------------------------------- public page
+
+
+def mask_name(name: str, kind: str) -> str:
+    """Natural persons are shown by surname only (张**); organisations in full."""
+    if kind != "自然人" or not name:
+        return name
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def public_decisions(q: str = "", limit: int = 200) -> list[PenaltyDecision]:
+    """Published, not withdrawn or ended decisions still in their publicity period."""
+    stmt = select(PenaltyDecision).where(
+        or_(PenaltyDecision.platform_published_on.is_not(None),
+            PenaltyDecision.enterprise_published_on.is_not(None)),
+        PenaltyDecision.withdrawn_on.is_(None), PenaltyDecision.ended_on.is_(None))
+    q = (q or "").strip()[:100]
+    if q:
+        code = ids.normalize_code(q)
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(PenaltyDecision.credit_code == code,
+                              (PenaltyDecision.subject_kind != "自然人")
+                              & PenaltyDecision.subject_name.ilike(like, escape="\\")))
+    rows = db.session.scalars(stmt.order_by(PenaltyDecision.decision_date.desc(),
+                                            PenaltyDecision.id.desc()).limit(limit * 2))
+    return [d for d in rows if status(d)["active"]][:limit]
