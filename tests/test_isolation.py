@@ -129,7 +129,8 @@ def snapshot():
 def urls_for(case_id, referral_id, grant_id):
     gets = [f"/cases/{case_id}", f"/cases/{case_id}/edit", f"/referrals/new/{case_id}",
             f"/referrals/{referral_id}", f"/api/v1/cases/{case_id}",
-            f"/api/v1/cases/{case_id}/timeline"]
+            f"/api/v1/cases/{case_id}/timeline", f"/cases/{case_id}/decision",
+            f"/cases/{case_id}/decision.pdf"]
     posts = [
         (f"/cases/{case_id}/edit", {"title": "改", "version": "1"}),
         (f"/cases/{case_id}/actions", {"action": "accept"}),
@@ -141,6 +142,7 @@ def urls_for(case_id, referral_id, grant_id):
         (f"/referrals/{referral_id}/actions", {"action": "receive"}),
         (f"/referrals/{referral_id}/actions", {"action": "police_decline", "reason": "不立案"}),
         (f"/referrals/{referral_id}/edit", {"report": "x"}),
+        (f"/cases/{case_id}/decision", {"number": "x"}),
     ]
     api_posts = [(f"/api/v1/cases/{case_id}/transitions", {"action": "accept"}),
                  (f"/api/v1/cases/{case_id}", {"title": "改"})]
@@ -171,6 +173,7 @@ def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
             referral_files.append(f"/referrals/{referral.id}/dossier.pdf")
         for url in ["/cases/", "/cases/?q=MK", "/referrals/", "/api/v1/cases",
                     "/api/v1/cases?q=MK", "/admin/calendar", "/admin/thresholds",
+                    "/publications/", "/public/penalties?q=MK",
                     *referral_files]:
             r = client.get(url, headers=headers if url.startswith("/api") else None)
             attempts += 1

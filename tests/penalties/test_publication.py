@@ -101,9 +101,19 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     assert row["行政相对人代码_1(统一社会信用代码)"] == d.credit_code
     batch = db.session.scalar(select(ExportBatch))
     assert batch.row_count == 1 and batch.sha256 == hashlib.sha256(raw).hexdigest()
-    # the PDF list
+    # the PDF list: the same selection, in Chinese
     r = pub.get("/publications/export.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(r.data)
+        f.flush()
+        # -raw: content-stream order, so a number wrapped inside its table cell stays whole
+        text = "".join(subprocess.run(["pdftotext", "-raw", f.name, "-"], capture_output=True,
+                                      text=True, check=True).stdout.split())
+        fonts = subprocess.run(["pdffonts", f.name], capture_output=True, text=True).stdout
+    assert "上海某某商行" in text and "沪市监松处罚〔2026〕12号" in text and "CJK" in fonts
     # withdraw: off the public page at once
     r = pub.post(f"/publications/{d.id}/actions", data={"action": "withdraw", "reason": "",
                                                          "changed_on": dt.date.today().isoformat()})
