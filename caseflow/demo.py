@@ -137,7 +137,54 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
         _seed_case(rng, creator, officers, approvers[agency], reviewer, received, today, culture)
         if i % 50 == 49:
             db.session.flush()
+    _seed_decisions(rng, users, today)
     return logins
+
+
+def _seed_decisions(rng, users, today):
+    """Decision documents for decided cases, most of them published (the public page)."""
+    from sqlalchemy import select
+
+    from caseflow.cases.models import Case
+    from caseflow.core.errors import CaseFlowError
+    from caseflow.penalties import operations as pops
+
+    db.session.flush()
+    publishers = {"sj-amr": users["sj_publisher"]}
+    seq: dict = {}
+    for case in db.session.scalars(select(Case).where(Case.state.in_(pops.DECIDED_STATES))
+                                   .order_by(Case.id)):
+        officer = next((o for o in case.officers if o.has_role("case_officer")), None)
+        if officer is None or not pops.can_record(officer, case):
+            continue
+        data = pops.defaults_for(case)
+        year = dt.date.fromisoformat(data["decision_date"]).year
+        agency = case.owner_agency
+        seq[(agency.id, year)] = seq.get((agency.id, year), 0) + 1
+        party = case.parties[0] if case.parties else None
+        data.update(
+            number=f"{agency.case_prefix.replace('处', '')}罚〔{year}〕{seq[(agency.id, year)]}号",
+            basis="《中华人民共和国商标法》第五十七条第（三）项、第六十条第二款",
+            violation_type=case.infringement_kind or "侵犯知识产权",
+            facts=case.description or case.title,
+            legal_rep=_name(rng) if party and party.kind == "business" else "",
+            content=data["content"] or "没收侵权商品，并处罚款。")
+        try:
+            d = pops.record_decision(officer, case, data)
+        except CaseFlowError:
+            continue
+        publisher = publishers.get(agency.code)
+        if publisher is None or rng.random() < 0.15:
+            continue  # some still wait in the queue
+        published = min(today, d.decision_date + dt.timedelta(days=rng.randint(1, 6)))
+        try:
+            pops.publish(publisher, d, "platform", published)
+        except CaseFlowError:
+            pass
+        try:
+            pops.publish(publisher, d, "enterprise", published)
+        except CaseFlowError:
+            pass
 
 
 def _seed_case(rng, creator, officers, approver, reviewer, received, today, culture):
