@@ -285,6 +285,8 @@ _MESSAGES = {
     "published_less_than_3_months": _l("Published for less than three months."),
     "not_corrected": _l("The party has not corrected the violation."),
     "no_commitment": _l("The party has not made a public commitment."),
+    "repeat_penalty": _l("The party was penalised again for the same kind of act."),
+    "on_dishonesty_list": _l("The party is in the abnormal-operation or serious-dishonesty list."),
     # sharing
     "share_own_agency": _l("The case already belongs to that agency."),
     "share_parts_invalid": _l("Choose which parts of the case to share."),

@@ -220,7 +220,7 @@ def status(d: PenaltyDecision, today: dt.date | None = None) -> dict:
     p = params()
     f = facts_of(d)
     out = {"publishable": r.is_published(f), "deadlines": None, "overdue": [],
-           "enterprise_end": None, "platform": r.platform_period(f), "withdraw_due": None,
+           "enterprise_end": None, "platform": r.platform_period(f, p), "withdraw_due": None,
            "repair_from": None, "active": False}
     if not out["publishable"]:
         return out
@@ -258,7 +258,7 @@ def publish(user, d: PenaltyDecision, channel: str, on: dt.date | None = None) -
     if d.withdrawn_on or d.ended_on:
         raise InvalidTransition(messages.text("publication_closed"))
     if channel == "platform":
-        if not r.platform_period(f).published:
+        if not r.platform_period(f, params()).published:
             raise InvalidTransition(messages.text("not_publishable"))
         if d.platform_published_on:
             raise InvalidTransition(messages.text("already_published"))
@@ -296,13 +296,15 @@ def withdraw(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) 
                                                        "late": d.withdrawn_on > due}, reason)
 
 
-def end_early(user, d: PenaltyDecision, *, corrected: bool, committed: bool, reason: str) -> None:
+def end_early(user, d: PenaltyDecision, *, corrected: bool, committed: bool, reason: str,
+              no_repeat: bool = False, not_listed: bool = False) -> None:
     _require_publisher(user, d)
     if d.withdrawn_on or d.ended_on:
         raise InvalidTransition(messages.text("publication_closed"))
     paid = any(e.action == "record_payment" for e in d.case.events)
     problems = r.early_end_problems(facts_of(d), paid=paid, corrected=corrected,
-                                    committed=committed,
+                                    committed=committed, no_repeat=no_repeat,
+                                    not_listed=not_listed,
                                     published_on=d.enterprise_published_on or d.platform_published_on,
                                     today=today_local())
     if problems:
@@ -337,7 +339,9 @@ def record_repair(user, d: PenaltyDecision, note: str) -> None:
 
 def csv_record(d: PenaltyDecision) -> r.CsvRecord:
     st = status(d)
-    end = st["enterprise_end"] or st["platform"].max_end
+    # the CSV goes to the credit platform: its publicity runs from the decision date by the
+    # platform's rules (the enterprise system's own period is kept on the queue)
+    end = st["platform"].max_end if st["platform"].published else st["enterprise_end"]
     agency = d.agency
     return r.CsvRecord(
         subject_name=d.subject_name, subject_kind=d.subject_kind, credit_code=d.credit_code,

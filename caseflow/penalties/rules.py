@@ -35,6 +35,12 @@ class PublicationParams:
     lower_amount_organisation: Decimal = Decimal("100000")
     repair_months: int = 6  # credit repair after 6 months of publicity [S]
     repair_months_special: int = 12  # food, drugs, special equipment [S]
+    # credit-platform publicity periods in months [S]: before the rule change (NDRC Order 58)
+    # min/max, then 一般 and 严重 ranges from RULE_CHANGE
+    rule_change: dt.date = RULE_CHANGE
+    old_months: tuple[int, int] = (3, 36)
+    general_months: tuple[int, int] = (3, 12)
+    serious_months: tuple[int, int] = (12, 36)
 
 
 @dataclass
@@ -99,16 +105,18 @@ class PlatformPeriod:
     rule: str
 
 
-def platform_period(f: DecisionFacts) -> PlatformPeriod:
+def platform_period(f: DecisionFacts, p: PublicationParams | None = None) -> PlatformPeriod:
     """Credit-platform publicity, counted from the decision date by the rules in force on it."""
+    p = p or PublicationParams()
     d = f.decision_date
-    if d < RULE_CHANGE:
-        return PlatformPeriod(True, add_months(d, 3), add_months(d, 36), "发改委令第58号（2026-03-31前）")
+    if d < p.rule_change:
+        lo, hi = p.old_months
+        return PlatformPeriod(True, add_months(d, lo), add_months(d, hi), "发改委令第58号（规则变更前）")
     if f.severity == "minor":
-        return PlatformPeriod(False, None, None, "2026-04-01起：轻微失信不公示")
-    if f.severity == "serious":
-        return PlatformPeriod(True, add_months(d, 12), add_months(d, 36), "2026-04-01起：严重 1–3 年")
-    return PlatformPeriod(True, add_months(d, 3), add_months(d, 12), "2026-04-01起：一般 3 个月–1 年")
+        return PlatformPeriod(False, None, None, "规则变更后：轻微失信不公示")
+    lo, hi = p.serious_months if f.severity == "serious" else p.general_months
+    label = "严重" if f.severity == "serious" else "一般"
+    return PlatformPeriod(True, add_months(d, lo), add_months(d, hi), f"规则变更后：{label}失信")
 
 
 def withdraw_deadline(changed_on: dt.date, cal: WorkCalendar, p: PublicationParams) -> dt.date:
@@ -120,8 +128,11 @@ def repair_allowed_from(f: DecisionFacts, published_on: dt.date, p: PublicationP
 
 
 def early_end_problems(f: DecisionFacts, *, paid: bool, corrected: bool, committed: bool,
-                       published_on: dt.date | None, today: dt.date) -> list[str]:
-    """What stops ending publicity early; empty when every condition holds (§14)."""
+                       published_on: dt.date | None, today: dt.date, no_repeat: bool = True,
+                       not_listed: bool = True) -> list[str]:
+    """What stops ending publicity early; empty when every condition holds (§14 [M]):
+    obligations performed, harm removed, a credit commitment, no later penalty for the same
+    kind of act, not in the abnormal-operation or serious-dishonesty lists."""
     problems = []
     if set(f.categories) & NO_EARLY_END:
         problems.append("penalty_excludes_early_end")
@@ -135,6 +146,10 @@ def early_end_problems(f: DecisionFacts, *, paid: bool, corrected: bool, committ
         problems.append("not_corrected")
     if not committed:
         problems.append("no_commitment")
+    if not no_repeat:
+        problems.append("repeat_penalty")
+    if not not_listed:
+        problems.append("on_dishonesty_list")
     return problems
 
 
@@ -198,7 +213,7 @@ def ymd(day: dt.date | None) -> str:
     return day.strftime("%Y/%m/%d") if day else ""
 
 
-_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # ASCII digits only; fullmatch, no "\n"
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -206,7 +221,7 @@ def cell(value: str) -> str:
     """Formula-injection safe: a text starting with = + - @ tab CR LF gets a leading
     apostrophe, unless it is a plain number (a negative amount stays a number)."""
     value = "" if value is None else str(value)
-    if value.startswith(_DANGEROUS) and not _PLAIN_NUMBER.match(value):
+    if value.startswith(_DANGEROUS) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -144,7 +144,8 @@ def act(decision_id: int):
             ops.withdraw(current_user, d, changed, f.get("reason", ""))
         elif action == "end_early":
             ops.end_early(current_user, d, corrected=f.get("corrected") == "y",
-                          committed=f.get("committed") == "y", reason=f.get("reason", ""))
+                          committed=f.get("committed") == "y", no_repeat=f.get("no_repeat") == "y",
+                          not_listed=f.get("not_listed") == "y", reason=f.get("reason", ""))
         elif action == "repair":
             ops.record_repair(current_user, d, f.get("reason", ""))
         else:

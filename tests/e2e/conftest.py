@@ -5,7 +5,9 @@ untouched for the other tests):
 
 ``live_server``  session-scoped: a separate app (CSRF enabled), migrated and seeded, served by
                  werkzeug in a daemon thread; ``.url``, ``.app``, ``.users``, ``.agency_id``
-                 (market supervision) and ``.agency_ids`` (``police``, ``procuratorate``).
+                 (market supervision) and ``.agency_ids`` (``police``, ``procuratorate``,
+                 ``jingan``: a second market-supervision agency with its own team and a
+                 publisher, so its cases never take numbers from Songjiang's sequence).
 ``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
 ``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
                  page is saved as a screenshot under tests/e2e/artifacts/.
@@ -14,6 +16,7 @@ untouched for the other tests):
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 import threading
@@ -22,6 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from caseflow.core.ids import make_credit_code
 from tests.conftest import FAST_ARGON2, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,6 +51,17 @@ PROCURATORATE = {"code": "sj-proc", "kind": "procuratorate", "name": "上海市�
 OTHER_USERS = {
     "cop": ("police", "赵刚", ["case_officer"]),
     "prosecutor": ("procuratorate", "陈静", ["inspector"]),
+}
+# a second market-supervision agency for the publication journey (信用公示); its credit code
+# is required as 处罚机关统一社会信用代码 in the 双公示 CSV
+JINGAN = {"code": "ja-amr", "kind": "market_supervision", "name": "上海市静安区市场监督管理局",
+          "case_prefix": "沪市监静处",
+          "credit_code": make_credit_code(random.Random(5), "310106", "11")}
+JINGAN_USERS = {
+    "ja_officer": ("刘洋", ["case_officer", "inspector"]),
+    "ja_officer2": ("周敏", ["case_officer", "inspector"]),
+    "ja_approver": ("吴磊", ["approver"]),
+    "ja_publisher": ("孙丽", ["publisher"]),
 }
 
 
@@ -90,10 +105,15 @@ def live_server(tmp_path_factory):
             user = create_user(others[key], username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
                                               display_name=display, roles=roles)
+        others["jingan"] = create_agency(JINGAN["code"], JINGAN["kind"], JINGAN["name"],
+                                         JINGAN["case_prefix"], credit_code=JINGAN["credit_code"])
+        for username, (display, roles) in JINGAN_USERS.items():
+            user = create_user(others["jingan"], username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
         db.session.commit()
         agency_id = agency.id
-        agency_ids = {"police": others["police"].id,
-                      "procuratorate": others["procuratorate"].id}
+        agency_ids = {key: a.id for key, a in others.items()}
         db.session.remove()
 
     server = make_server("127.0.0.1", _free_port(), app, threaded=True)

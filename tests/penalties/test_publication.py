@@ -98,6 +98,10 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     assert row["罚款金额（万元）"] == "2" and row["没收违法所得、没收非法财物的金额（万元）"] == "0.35"
     assert row["处罚决定日期"] == dt.date.today().strftime("%Y/%m/%d")
     assert row["处罚有效期"] == "2099/12/31" and row["法定代表人"] == "王某"
+    from caseflow.penalties.rules import add_months
+
+    # 一般 severity decided after 2026-04-01: on the credit platform for up to one year
+    assert row["公示截止期"] == add_months(dt.date.today(), 12).strftime("%Y/%m/%d")
     assert row["行政相对人代码_1(统一社会信用代码)"] == d.credit_code
     batch = db.session.scalar(select(ExportBatch))
     assert batch.row_count == 1 and batch.sha256 == hashlib.sha256(raw).hexdigest()
@@ -180,3 +184,38 @@ def test_person_is_masked_on_the_public_page(app, make_case, drive, world, make_
     assert "张**" in page and "张三丰" not in page and "11010519491231002X" not in page
     # a natural person cannot be looked up by name
     assert "data-number=" not in app.test_client().get("/public/penalties?q=张三丰").text
+
+
+def test_end_early_needs_every_condition(app, decided, login_as, drive):
+    officer, pub, d = publish_all(app, login_as, decided)
+    pub.post(f"/publications/{d.id}/actions", data={"action": "publish_enterprise"})
+    db.session.refresh(d)
+    d.enterprise_published_on = dt.date.today() - dt.timedelta(days=200)
+    db.session.commit()
+    ok = {"action": "end_early", "corrected": "y", "committed": "y", "no_repeat": "y",
+          "not_listed": "y", "reason": "当事人已履行义务并改正"}
+    for missing in ("corrected", "committed", "no_repeat", "not_listed"):
+        form = {k: v for k, v in ok.items() if k != missing}
+        assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 303
+    db.session.refresh(d)
+    assert d.ended_on is None
+    assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 303  # fine unpaid
+    drive(decided, "serve", "record_payment")
+    assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 302
+    db.session.refresh(d)
+    assert d.ended_on == dt.date.today() and d.end_reason
+
+
+def test_credit_repair_waits_six_months(app, decided, login_as):
+    officer, pub, d = publish_all(app, login_as, decided)
+    pub.post(f"/publications/{d.id}/actions", data={"action": "publish_enterprise"})
+    form = {"action": "repair", "reason": "信用修复决定书〔2026〕1号"}
+    assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 303
+    db.session.refresh(d)
+    assert d.repaired_on is None
+    d.enterprise_published_on = dt.date.today() - dt.timedelta(days=190)
+    db.session.commit()
+    assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 302
+    db.session.refresh(d)
+    assert d.repaired_on == dt.date.today()
+    assert "data-number=" not in app.test_client().get("/public/penalties").text
