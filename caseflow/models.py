@@ -6,3 +6,5 @@ from caseflow.core.models import *  # noqa: F401,F403
 from caseflow.referrals.models import *  # noqa: F401,F403
 from caseflow.sharing.models import *  # noqa: F401,F403
 from caseflow.penalties.models import *  # noqa: F401,F403
+from caseflow.inspections.models import *  # noqa: F401,F403
+from caseflow.reminders.models import *  # noqa: F401,F403
