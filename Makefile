@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:
 #   make run   – install, migrate, seed the demo when empty, serve on http://127.0.0.1:5000
+#                with the reminder scheduler beside the web server
 #   make test  – install test extras, run the whole suite on SQLite and PostgreSQL, and the
 #                browser journeys in headless Chromium
 PYTHON ?= python3
@@ -20,7 +21,9 @@ run: install
 	$(BIN)/flask caseflow seed-demo --if-empty
 	$(BIN)/flask caseflow demo-logins
 	@echo "CaseFlow on http://127.0.0.1:5000  (Ctrl-C to stop)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@# the reminder scheduler runs beside the web server and stops with it
+	set -e; $(BIN)/flask caseflow scheduler & pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install-test
 	$(MAKE) test-sqlite

@@ -40,8 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow import models  # noqa: F401  (registers every table)
     from caseflow.accounts.views import bp as accounts_bp
     from caseflow.admin.views import bp as admin_bp
+    from caseflow.inspections.views import bp as inspections_bp
     from caseflow.penalties.views import bp as penalties_bp
     from caseflow.referrals.views import bp as referrals_bp
+    from caseflow.reminders.views import bp as reminders_bp
     from caseflow.sharing.views import bp as sharing_bp
     from caseflow.api.views import bp as api_bp
     from caseflow.cases.views import bp as cases_bp
@@ -55,6 +57,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(penalties_bp)
+    app.register_blueprint(reminders_bp)
+    app.register_blueprint(inspections_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)
@@ -62,6 +66,11 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow.cli import register_cli
 
     register_cli(app)
+    from caseflow.cli import caseflow_cli
+    from caseflow.inspections.cli import draw_cli
+
+    if "draw" not in caseflow_cli.commands:
+        caseflow_cli.add_command(draw_cli)
 
     @app.before_request
     def _mark_read_only():

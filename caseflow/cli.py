@@ -164,3 +164,31 @@ def check_db_cmd():
 
     db.session.execute(text("SELECT 1"))
     click.echo(current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])
+
+
+@caseflow_cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Run one pass (generate and deliver) and exit")
+def scheduler_cmd(once):
+    """Run the reminder scheduler: a process of its own beside the web server."""
+    from caseflow.core.timeutil import utcnow
+    from caseflow.reminders.operations import run_once
+    from caseflow.reminders.scheduler import build_scheduler, worker_id
+
+    if once:
+        result = run_once(utcnow(), worker_id())
+        click.echo(f"{result.generated} reminders generated, {result.delivered} delivered, "
+                   f"{result.emailed} e-mailed, {result.email_errors} e-mail errors")
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = current_app._get_current_object()
+    scheduler = build_scheduler(app)
+    smtp = app.config.get("SMTP_HOST")
+    click.echo(f"reminder scheduler {worker_id()}: every "
+               f"{app.config['REMINDER_INTERVAL_SECONDS']} s, e-mail {'via ' + smtp if smtp else 'off'}")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -37,13 +37,25 @@ DEFAULTS = {
     # "lower amount" fines (总局令第45号 §13: 3-month publicity), set by the province [S]
     "LOWER_AMOUNT_PERSON": 10000,
     "LOWER_AMOUNT_ORGANISATION": 100000,
+    # 每年开展各类专项行动和双随机检查不少于10项 (Songjiang plan)
+    "YEARLY_ACTION_TARGET": 10,
+    # Reminders: the scheduler process (`flask caseflow scheduler`) runs every N seconds and
+    # e-mails reminders when SMTP_HOST is set (otherwise they go to the in-app inbox only).
+    "REMINDER_INTERVAL_SECONDS": 60,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "caseflow@localhost",
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
 }
 
 _INT_KEYS = {"UPLOAD_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
              "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
-             "LOWER_AMOUNT_ORGANISATION"}
-_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING"}
+             "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET",
+             "REMINDER_INTERVAL_SECONDS", "SMTP_PORT"}
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING", "SMTP_STARTTLS"}
 
 
 def load(app, overrides: dict | None = None) -> None:
@@ -102,3 +114,7 @@ def _finish(app) -> None:
         raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
     if app.config["PAGE_SIZE"] < 1 or app.config["PAGE_SIZE"] > 500:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
+    if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
+        raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if not 0 < int(app.config["SMTP_PORT"]) < 65536:
+        raise ConfigError("SMTP_PORT must be a TCP port (1–65535)")

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from caseflow import create_app
 from caseflow.extensions import db as _db
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 PASSWORD = "Correct-Horse-42"
@@ -173,7 +174,7 @@ def clue_payload(**over) -> dict:
         "title": "某商行涉嫌销售假冒注册商标的商品",
         "channel": "report",
         "ip_type": "trademark",
-        "received_at": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+        "received_at": (today_local() - dt.timedelta(days=3)).isoformat(),
         "description": "举报人反映该商行销售假冒“耐克”运动鞋。",
         "location": "松江区中山中路100号",
         "parties": [{"kind": "business", "name": "上海某某商行", "credit_code": valid_credit_code()}],

@@ -22,6 +22,7 @@ from caseflow.accounts.models import LoginSession
 from caseflow.cases.models import Case
 from caseflow.extensions import db as _db
 from tests.conftest import FAST_ARGON2, PASSWORD, clue_payload, csrf_token_from, valid_credit_code
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 
 # ----------------------------------------------------------------------------- harness
@@ -132,7 +133,7 @@ def reload(obj):
 def clue_form(**over) -> dict:
     data = {"title": "某商行涉嫌销售假冒注册商标的商品", "channel": "report",
             "ip_type": "trademark",
-            "received_at": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+            "received_at": (today_local() - dt.timedelta(days=3)).isoformat(),
             "description": "举报人反映该商行销售假冒运动鞋。",
             "parties-0-kind": "business", "parties-0-name": "上海某某商行",
             "parties-0-credit_code": valid_credit_code(1)}

@@ -227,6 +227,14 @@ SHARE_PART_LABELS = {
     "complainant": _l("Complainant's identity"),
 }
 
+IMPORT_REASONS = {
+    "missing_credit_code": _l("credit code missing"),
+    "bad_credit_code": _l("invalid credit code"),
+    "missing_name": _l("name missing"),
+    "bad_risk_class": _l("risk class not A–D"),
+    "duplicate": _l("duplicate in the file"),
+}
+
 LEVEL_LABELS = {"entry": _l("Prosecution threshold"), "serious": _l("Serious circumstances")}
 CONDITION_LABELS = {"": "", "multiple_marks": _l("Two or more registered marks"),
                     "repeat_offence": _l("Penalised for the same kind of act within 2 years")}
@@ -287,6 +295,25 @@ _MESSAGES = {
     "no_commitment": _l("The party has not made a public commitment."),
     "repeat_penalty": _l("The party was penalised again for the same kind of act."),
     "on_dishonesty_list": _l("The party is in the abnormal-operation or serious-dishonesty list."),
+    # inspections
+    "ratio_invalid": _l("Enter a ratio between 0 and 1 (e.g. 0.05 for 5%)."),
+    "item_code_taken": _l("An item with this code exists."),
+    "ratio_cap_required": _l("A general item needs its ratio cap."),
+    "import_header": _l("The file must be a CSV with the columns 统一社会信用代码 and 名称 in its first row."),
+    "import_unreadable": _l("The file cannot be read as UTF-8 CSV (line %(line)s)."),
+    "business_unknown": _l("No business with this credit code in the directory."),
+    "period_reversed": _l("The period ends before it starts."),
+    "ratio_or_count": _l("Give a ratio or a number to draw."),
+    "ratio_over_cap": _l("Above the item's ratio cap (%(cap)s)."),
+    "two_inspectors": _l("Between 2 and 6 inspectors per business."),
+    "due_outside_period": _l("The due date must fall within the plan's period."),
+    "already_drawn": _l("This item has already been drawn."),
+    "empty_population": _l("No business matches the item's filters."),
+    "roster_too_small": _l("Not enough active inspectors in the roster."),
+    "seed_missing": _l("The committed seed is missing; commit a new draw."),
+    "not_enough_inspectors": _l("Business %(business)s has fewer than the required inspectors without a conflict."),
+    "not_your_inspection": _l("Only the inspectors drawn for this inspection enter and publish its result."),
+    "result_first": _l("Enter the result first."),
     # sharing
     "share_own_agency": _l("The case already belongs to that agency."),
     "share_parts_invalid": _l("Choose which parts of the case to share."),

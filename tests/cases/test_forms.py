@@ -171,7 +171,7 @@ def n_cases() -> int:
 
 
 def days_ago(n: int) -> str:
-    return (dt.date.today() - dt.timedelta(days=n)).isoformat()
+    return (today_local() - dt.timedelta(days=n)).isoformat()
 
 
 def clue_form(**over) -> dict:
@@ -271,7 +271,7 @@ def test_person_party_and_blank_rows_are_skipped(officer_client):
         [("person", "李四", VALID_ID, None)]
 
 
-FUTURE = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+FUTURE = (today_local() + dt.timedelta(days=2)).isoformat()
 
 #: (case id, form overrides, field that must show the error)
 BAD_FIELDS = [
@@ -381,7 +381,7 @@ def test_control_characters_are_refused(officer_client, field):
 
 def test_received_date_is_the_beijing_date(new_client, world):
     """Legal dates are Beijing calendar dates, whatever the server's clock zone."""
-    moment = dt.datetime.combine(dt.date.today(), dt.time(20, 0), dt.timezone.utc)
+    moment = dt.datetime.combine(today_local(), dt.time(20, 0), dt.timezone.utc)
     beijing_today = (moment + dt.timedelta(hours=8)).date()  # already tomorrow in Beijing
     with time_machine.travel(moment, tick=False):
         client = sign_in(new_client(), world.officer)
@@ -602,7 +602,7 @@ def test_edit_without_version_is_refused(officer_client, make_case):
 
 def test_edit_received_date_after_the_first_step_is_refused(officer_client, make_case, drive):
     case = make_case(received_at=days_ago(10))
-    drive(case, "accept", today=dt.date.today() - dt.timedelta(days=5))
+    drive(case, "accept", today=today_local() - dt.timedelta(days=5))
     version = case.version
     data = page(officer_client.get(f"/cases/{case.id}/edit")).form_data()
     data.update({"received_at": days_ago(2), "title": "改了日期的线索"})

@@ -12,8 +12,9 @@ from caseflow.core.audit import AuditEvent
 from caseflow.core.errors import InvalidInput, InvalidTransition, PermissionDenied, StaleVersion
 from caseflow.extensions import db
 from tests.conftest import clue_payload
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
-YEAR = dt.date.today().year
+YEAR = today_local().year
 
 PATHS = {
     "penalty": (["accept", "file", "investigate", "submit_review", "pass_review", "notify",
@@ -57,7 +58,7 @@ def test_hearing_path(make_case, drive, world):
     case = make_case()
     drive(case, "accept", "file", "investigate")
     drive(case, "notify", proposed_fine="150000")
-    hearing = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    hearing = (today_local() + dt.timedelta(days=30)).isoformat()
     drive(case, "request_hearing", hearing_date=hearing)
     assert case.state == "hearing"
     decision = next(c for c in ops.case_clocks(case) if c.name == "decision")
@@ -75,7 +76,7 @@ def test_hearing_date_must_be_7_working_days_ahead(make_case, drive):
     drive(case, "accept", "file", "investigate")
     drive(case, "notify", proposed_fine="150000")
     with pytest.raises(InvalidInput) as exc:
-        drive(case, "request_hearing", hearing_date=dt.date.today().isoformat())
+        drive(case, "request_hearing", hearing_date=today_local().isoformat())
     assert "hearing_date" in exc.value.errors
     db.session.rollback()
     assert case.state == "notified"
@@ -87,7 +88,7 @@ def test_filing_assigns_sequential_numbers_per_agency_and_year(make_case, drive,
     drive(b, "accept", "file")
     assert a.number == f"沪市监松处〔{YEAR}〕0001号"
     assert b.number == f"沪市监松处〔{YEAR}〕0002号"
-    assert a.filed_on == dt.date.today()
+    assert a.filed_on == today_local()
 
 
 def test_filing_needs_approval_and_two_officers(make_case, world):
@@ -194,7 +195,7 @@ def test_payment_records_late_surcharge(make_case, drive, world):
     drive(case, "accept", "file", "investigate", "notify", "record_statement", "decide_penalty")
     drive(case, "serve")
     served = next(e for e in case.events if e.action == "serve").effective_on
-    assert served == dt.date.today()
+    assert served == today_local()
     with pytest.raises(InvalidInput) as exc:
         drive(case, "record_payment", paid_amount="100")
     assert "paid_amount" in exc.value.errors
@@ -216,7 +217,7 @@ def test_decision_requires_kinds_and_consistent_fine(make_case, drive, world):
 def test_effective_date_cannot_be_in_future_or_before_last_step(make_case, drive, world):
     case = make_case()
     drive(case, "accept", "file", "investigate", "notify", "record_statement", "decide_penalty")
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = today_local() + dt.timedelta(days=1)
     with pytest.raises(InvalidInput) as exc:
         ops.perform(world.officer, case, TransitionIn(action="serve", effective_on=tomorrow))
     assert "effective_on" in exc.value.errors

@@ -7,7 +7,9 @@ untouched for the other tests):
                  werkzeug in a daemon thread; ``.url``, ``.app``, ``.users``, ``.agency_id``
                  (market supervision) and ``.agency_ids`` (``police``, ``procuratorate``,
                  ``jingan``: a second market-supervision agency with its own team and a
-                 publisher, so its cases never take numbers from Songjiang's sequence).
+                 publisher, so its cases never take numbers from Songjiang's sequence;
+                 ``jiading``: a third one for the dual-random inspection journey, with a
+                 manager and four inspectors and no case at all).
 ``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
 ``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
                  page is saved as a screenshot under tests/e2e/artifacts/.
@@ -63,6 +65,18 @@ JINGAN_USERS = {
     "ja_approver": ("吴磊", ["approver"]),
     "ja_publisher": ("孙丽", ["publisher"]),
 }
+# a third market-supervision agency for the dual-random inspection journey (双随机抽查): a
+# manager (approver) and four inspectors; the journey's own fixture fills its directory,
+# roster and inspection list, so nothing here touches the other agencies
+JIADING = {"code": "jd-amr", "kind": "market_supervision", "name": "上海市嘉定区市场监督管理局",
+           "case_prefix": "沪市监嘉处"}
+JIADING_USERS = {
+    "jd_manager": ("林峰", ["approver"]),
+    "jd_insp1": ("郑洁", ["inspector"]),
+    "jd_insp2": ("冯军", ["inspector"]),
+    "jd_insp3": ("何芳", ["inspector"]),
+    "jd_insp4": ("高翔", ["inspector"]),
+}
 
 
 def _free_port() -> int:
@@ -109,6 +123,12 @@ def live_server(tmp_path_factory):
                                          JINGAN["case_prefix"], credit_code=JINGAN["credit_code"])
         for username, (display, roles) in JINGAN_USERS.items():
             user = create_user(others["jingan"], username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
+        others["jiading"] = create_agency(JIADING["code"], JIADING["kind"], JIADING["name"],
+                                          JIADING["case_prefix"])
+        for username, (display, roles) in JIADING_USERS.items():
+            user = create_user(others["jiading"], username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
                                               display_name=display, roles=roles)
         db.session.commit()

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +106,7 @@ def test_clue_to_filed_case_with_approval(new_context, login, live_server):
     decision = officer.locator('tr.clock[data-clock="decision"]')
     expect(decision).to_contain_text("作出处理决定期限")
     filed_on = _date(decision.locator("td").nth(1).inner_text())
-    assert abs((filed_on - dt.date.today()).days) <= 1, filed_on  # Beijing vs. local date
+    assert abs((filed_on - today_local()).days) <= 1, filed_on  # Beijing vs. local date
     number = f"沪市监松处〔{filed_on.year}〕0001号"
     expect(officer.locator("p.number")).to_have_text(number)
     expect(officer.locator("ol.timeline")).to_contain_text(number)
@@ -134,7 +135,7 @@ def open_case(live_server):
             "title": "某网店涉嫌销售侵犯著作权的图书",
             "channel": "report",
             "ip_type": "copyright",
-            "received_at": dt.date.today().isoformat(),
+            "received_at": today_local().isoformat(),
             "parties": [{"kind": "business", "name": "上海某某网络科技有限公司",
                          "credit_code": GOOD_CODE}],
         }))

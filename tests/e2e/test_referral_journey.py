@@ -9,6 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +43,7 @@ def case_over_threshold(live_server):
             "title": TITLE,
             "channel": "inspection",
             "ip_type": "trademark",
-            "received_at": dt.date.today().isoformat(),
+            "received_at": today_local().isoformat(),
             "parties": [{"kind": "business", "name": "上海某某商贸有限公司",
                          "credit_code": valid_credit_code(214)}],
             "amounts": {"sales_amount": "60000"},

@@ -12,6 +12,7 @@ from caseflow.extensions import db
 from caseflow.penalties.models import ExportBatch, PenaltyDecision
 from caseflow.penalties.rules import CSV_HEADER
 from tests.conftest import valid_credit_code
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 
 @pytest.fixture()
@@ -25,7 +26,7 @@ def decided(make_case, drive, world, make_user):
 
 
 def decision_form(case, **over):
-    data = {"number": "沪市监松处罚〔2026〕12号", "decision_date": dt.date.today().isoformat(),
+    data = {"number": "沪市监松处罚〔2026〕12号", "decision_date": today_local().isoformat(),
             "categories": ["罚款", "没收违法所得"], "fine_amount": "20000",
             "confiscated_amount": "3500", "severity": "general", "violation_type": "销售侵犯注册商标专用权的商品",
             "facts": "经查，当事人销售假冒“耐克”运动鞋120双，违法所得3500元。",
@@ -96,12 +97,12 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     assert rows[0] == CSV_HEADER and len(rows) == 2
     row = dict(zip(rows[0], rows[1]))
     assert row["罚款金额（万元）"] == "2" and row["没收违法所得、没收非法财物的金额（万元）"] == "0.35"
-    assert row["处罚决定日期"] == dt.date.today().strftime("%Y/%m/%d")
+    assert row["处罚决定日期"] == today_local().strftime("%Y/%m/%d")
     assert row["处罚有效期"] == "2099/12/31" and row["法定代表人"] == "王某"
     from caseflow.penalties.rules import add_months
 
     # 一般 severity decided after 2026-04-01: on the credit platform for up to one year
-    assert row["公示截止期"] == add_months(dt.date.today(), 12).strftime("%Y/%m/%d")
+    assert row["公示截止期"] == add_months(today_local(), 12).strftime("%Y/%m/%d")
     assert row["行政相对人代码_1(统一社会信用代码)"] == d.credit_code
     batch = db.session.scalar(select(ExportBatch))
     assert batch.row_count == 1 and batch.sha256 == hashlib.sha256(raw).hexdigest()
@@ -120,11 +121,11 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     assert "上海某某商行" in text and "沪市监松处罚〔2026〕12号" in text and "CJK" in fonts
     # withdraw: off the public page at once
     r = pub.post(f"/publications/{d.id}/actions", data={"action": "withdraw", "reason": "",
-                                                         "changed_on": dt.date.today().isoformat()})
+                                                         "changed_on": today_local().isoformat()})
     assert r.status_code == 303
     assert pub.post(f"/publications/{d.id}/actions", data={
         "action": "withdraw", "reason": "复议决定撤销原处罚决定",
-        "changed_on": dt.date.today().isoformat()}).status_code == 302
+        "changed_on": today_local().isoformat()}).status_code == 302
     assert "data-number=" not in app.test_client().get("/public/penalties").text
 
 
@@ -190,7 +191,7 @@ def test_end_early_needs_every_condition(app, decided, login_as, drive):
     officer, pub, d = publish_all(app, login_as, decided)
     pub.post(f"/publications/{d.id}/actions", data={"action": "publish_enterprise"})
     db.session.refresh(d)
-    d.enterprise_published_on = dt.date.today() - dt.timedelta(days=200)
+    d.enterprise_published_on = today_local() - dt.timedelta(days=200)
     db.session.commit()
     ok = {"action": "end_early", "corrected": "y", "committed": "y", "no_repeat": "y",
           "not_listed": "y", "reason": "当事人已履行义务并改正"}
@@ -203,7 +204,7 @@ def test_end_early_needs_every_condition(app, decided, login_as, drive):
     drive(decided, "serve", "record_payment")
     assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 302
     db.session.refresh(d)
-    assert d.ended_on == dt.date.today() and d.end_reason
+    assert d.ended_on == today_local() and d.end_reason
 
 
 def test_credit_repair_waits_six_months(app, decided, login_as):
@@ -213,9 +214,9 @@ def test_credit_repair_waits_six_months(app, decided, login_as):
     assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 303
     db.session.refresh(d)
     assert d.repaired_on is None
-    d.enterprise_published_on = dt.date.today() - dt.timedelta(days=190)
+    d.enterprise_published_on = today_local() - dt.timedelta(days=190)
     db.session.commit()
     assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 302
     db.session.refresh(d)
-    assert d.repaired_on == dt.date.today()
+    assert d.repaired_on == today_local()
     assert "data-number=" not in app.test_client().get("/public/penalties").text

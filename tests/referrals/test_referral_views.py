@@ -7,6 +7,7 @@ from caseflow.core.audit import AuditEvent
 from caseflow.extensions import db
 from caseflow.referrals.models import Referral
 from caseflow.sharing.models import ShareGrant
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 OVER = {"amounts": {"sales_amount": "60000"}}
 
@@ -89,7 +90,7 @@ def test_share_grant_parts_expiry_and_revocation(app, agencies, make_case, login
     assert other.get(f"/cases/{case.id}").status_code == 404
     r = officer.post(f"/cases/{case.id}/shares", data={
         "agency_id": str(agencies.culture.id), "purpose": "联合查处", "parts": ["parties"],
-        "expires_on": (dt.date.today() + dt.timedelta(days=30)).isoformat()})
+        "expires_on": (today_local() + dt.timedelta(days=30)).isoformat()})
     assert r.status_code == 302
     page = other.get(f"/cases/{case.id}")
     assert page.status_code == 200
@@ -118,7 +119,7 @@ def test_expired_grant_hides_the_case(app, agencies, make_case, login_as):
     from caseflow.sharing.operations import grant_share
 
     grant_share(agencies.officer, case, agencies.culture.id, "协查", ["details"],
-                dt.date.today() + dt.timedelta(days=2))
+                today_local() + dt.timedelta(days=2))
     db.session.commit()
     other = login_as(app.test_client(), "other")
     assert other.get(f"/cases/{case.id}").status_code == 200

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from caseflow.extensions import db
 from caseflow.referrals import operations as rops
 from caseflow.referrals.models import CriminalThreshold
+from caseflow.core.timeutil import today_local  # legal dates are Beijing dates
 
 FORM = {"crime": "214", "metric": "sales_amount", "level": "entry", "condition": "",
         "amount": "40000", "effective_from": "", "source": "测试用新解释", "verified": "y"}
@@ -30,11 +31,11 @@ def test_new_version_changes_the_guard_from_its_date(client, world, make_user, l
     case = make_case(amounts={"sales_amount": "45000"})
     assert not rops.threshold_matches(case)
     n = count()
-    today = dt.date.today().isoformat()
+    today = today_local().isoformat()
     r = client.post("/admin/thresholds", data=dict(FORM, effective_from=today))
     assert r.status_code == 302 and count() == n + 1
     assert {m.rule.crime for m in rops.threshold_matches(case)} == {"214"}
-    assert not rops.threshold_matches(case, on=dt.date.today() - dt.timedelta(days=1))
+    assert not rops.threshold_matches(case, on=today_local() - dt.timedelta(days=1))
 
 
 def test_bad_input_kept_and_nothing_saved(client, world, make_user, login_as):

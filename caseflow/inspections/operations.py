@@ -1,0 +1,541 @@
+"""Dual-random inspections: the list and the two pools, plans, verifiable draws, results.
+
+Managers (approver, coordinator, agency_admin) keep the list, the pools and the plans and
+run draws; inspectors enter and publish the results of their own inspections
+("谁检查、谁录入、谁公开").
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from caseflow.accounts.models import Role, User
+from caseflow.cases import messages
+from caseflow.core import audit, ids
+from caseflow.core.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from caseflow.core.models import load_calendar
+from caseflow.core.timeutil import today_local, utcnow
+from caseflow.extensions import db
+from caseflow.inspections import rules as r
+from caseflow.inspections.models import (RESULTS, Business, Conflict, Draw, ImportReport,
+                                         Inspection, InspectionItem, InspectionPlan, PlanItem,
+                                         RosterEntry)
+
+MANAGERS = (Role.APPROVER, Role.COORDINATOR, Role.AGENCY_ADMIN)
+PUBLISH_WD = 20  # results public within 20 working days [M]
+
+
+def can_manage(user) -> bool:
+    return user.has_role(*MANAGERS)
+
+
+def _manage(user):
+    if not can_manage(user):
+        raise PermissionDenied(messages.text("forbidden"))
+
+
+def _decimal(raw, field, errors, lo=Decimal(0), hi=Decimal(1)):
+    if raw in (None, ""):
+        return None
+    try:
+        v = Decimal(str(raw).strip())
+        if not v.is_finite() or v < lo or v > hi:
+            raise InvalidOperation
+        return v
+    except InvalidOperation:
+        errors[field] = messages.text("ratio_invalid")
+        return None
+
+
+# ----------------------------------------------------------------------------- the list
+
+
+def add_item(user, data: dict) -> InspectionItem:
+    _manage(user)
+    errors = {}
+    code = (data.get("code") or "").strip()
+    name = (data.get("name") or "").strip()
+    kind = data.get("kind") or ""
+    if not code or len(code) > 32:
+        errors["code"] = messages.text("field_required")
+    elif db.session.scalar(select(InspectionItem.id).where(
+            InspectionItem.agency_id == user.agency_id, InspectionItem.code == code)):
+        errors["code"] = messages.text("item_code_taken")
+    if not name or len(name) > 200:
+        errors["name"] = messages.text("field_required")
+    if kind not in ("key", "general"):
+        errors["kind"] = messages.text("enum")
+    cap = _decimal(data.get("ratio_cap"), "ratio_cap", errors)
+    if kind == "general" and cap is None and "ratio_cap" not in errors:
+        errors["ratio_cap"] = messages.text("ratio_cap_required")
+    if errors:
+        raise InvalidInput(errors)
+    item = InspectionItem(agency_id=user.agency_id, code=code, name=name, kind=kind,
+                          ratio_cap=cap if kind == "general" else None,
+                          basis=(data.get("basis") or "").strip()[:2000])
+    db.session.add(item)
+    db.session.flush()
+    audit.record("inspection.item_add", user=user, obj_type="inspection_item", obj_id=item.id)
+    return item
+
+
+# ----------------------------------------------------------------------------- the business pool
+
+IMPORT_COLUMNS = ("统一社会信用代码", "名称", "区", "行业", "信用风险分类", "地址")
+MAX_REPORTED = 1000
+
+
+def import_businesses(user, stream, filename: str = "") -> ImportReport:
+    """One streaming pass over a CSV of the credit register (UTF-8, BOM allowed).
+
+    Rows with a bad credit code, a duplicate within the file or a missing field are
+    rejected with the reason; the good rows are inserted or updated in batches. Nothing is
+    written when the header is wrong (the whole file is refused).
+    """
+    _manage(user)
+    digest = hashlib.sha256()
+
+    def lines():
+        for raw in stream:
+            digest.update(raw)
+            yield raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+
+    reader = csv.reader(lines())
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, UnicodeDecodeError):
+        raise InvalidInput({"file": messages.text("import_header")})
+    missing = [c for c in IMPORT_COLUMNS[:2] if c not in header]
+    if missing:
+        raise InvalidInput({"file": messages.text("import_header")})
+    col = {name: header.index(name) if name in header else None for name in IMPORT_COLUMNS}
+    existing = dict(db.session.execute(select(Business.credit_code, Business.id).where(
+        Business.agency_id == user.agency_id)).all())
+    report = ImportReport(agency_id=user.agency_id, user_id=user.id, filename=filename[:255],
+                          rejected=[], total=0, imported=0, updated=0, rejected_count=0)
+    seen: set[str] = set()
+    batch_new, batch_upd = [], []
+    rejected = []
+
+    def get(row, name):
+        i = col[name]
+        return (row[i].strip() if i is not None and i < len(row) else "")
+
+    def flush():
+        if batch_new:
+            db.session.execute(Business.__table__.insert(), batch_new)
+        for row in batch_upd:
+            db.session.execute(Business.__table__.update().where(Business.id == row.pop("id"))
+                               .values(**row))
+        batch_new.clear()
+        batch_upd.clear()
+
+    line = 1
+    try:
+        for row in reader:
+            line += 1
+            if not any(cell.strip() for cell in row):
+                continue
+            report.total += 1
+            code = ids.normalize_code(get(row, "统一社会信用代码"))
+            name = get(row, "名称")
+            cls = (get(row, "信用风险分类") or "B").upper()
+            reason = None
+            if not code:
+                reason = "missing_credit_code"
+            elif ids.check_credit_code(code):
+                reason = "bad_credit_code"
+            elif not name:
+                reason = "missing_name"
+            elif cls not in r.CLASSES:
+                reason = "bad_risk_class"
+            elif code in seen:
+                reason = "duplicate"
+            if reason:
+                report.rejected_count += 1
+                if len(rejected) < MAX_REPORTED:
+                    rejected.append({"line": line, "reason": reason, "value": code or name})
+                continue
+            seen.add(code)
+            values = {"agency_id": user.agency_id, "credit_code": code, "name": name[:200],
+                      "district": get(row, "区")[:64], "industry": get(row, "行业")[:64],
+                      "risk_class": cls, "address": get(row, "地址")[:300], "active": True}
+            if code in existing:
+                batch_upd.append({"id": existing[code], **values})
+                report.updated += 1
+            else:
+                batch_new.append(values)
+                report.imported += 1
+            if len(batch_new) + len(batch_upd) >= 2000:
+                flush()
+        flush()
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInput({"file": messages.text("import_unreadable", line=line)}) from exc
+    report.rejected = rejected
+    report.sha256 = digest.hexdigest()
+    db.session.add(report)
+    db.session.flush()
+    audit.record("inspection.import", user=user, obj_type="import_report", obj_id=report.id,
+                 total=report.total, imported=report.imported, rejected=report.rejected_count)
+    return report
+
+
+# ----------------------------------------------------------------------------- the inspector pool
+
+
+def add_to_roster(user, username: str, qualifications: str) -> RosterEntry:
+    _manage(user)
+    from caseflow.accounts.operations import normalize_username
+
+    member = db.session.scalar(select(User).where(User.username == normalize_username(username)))
+    if member is None or member.agency_id != user.agency_id or not member.has_role(
+            Role.INSPECTOR, Role.CASE_OFFICER):
+        raise InvalidInput({"username": messages.text("officer_invalid")})
+    entry = db.session.scalar(select(RosterEntry).where(RosterEntry.user_id == member.id))
+    if entry is None:
+        entry = RosterEntry(agency_id=user.agency_id, user_id=member.id)
+        db.session.add(entry)
+    entry.qualifications = (qualifications or "").strip()[:300]
+    entry.active = True
+    db.session.flush()
+    audit.record("inspection.roster_add", user=user, obj_type="user", obj_id=member.id)
+    return entry
+
+
+def set_roster_active(user, entry_id: int, active: bool) -> None:
+    _manage(user)
+    entry = db.session.get(RosterEntry, entry_id)
+    if entry is None or entry.agency_id != user.agency_id:
+        raise NotFound(messages.text("case_not_found"))
+    entry.active = active
+
+
+def declare_conflict(user, business_code: str, reason: str, for_user: User | None = None) -> Conflict:
+    """回避: an inspector (or a manager on their behalf) declares a conflict of interest."""
+    target = for_user or user
+    if target.id != user.id:
+        _manage(user)
+    biz = db.session.scalar(select(Business).where(
+        Business.agency_id == user.agency_id,
+        Business.credit_code == ids.normalize_code(business_code)))
+    errors = {}
+    if biz is None:
+        errors["business"] = messages.text("business_unknown")
+    if len((reason or "").strip()) < 2:
+        errors["reason"] = messages.text("reason_required")
+    if errors:
+        raise InvalidInput(errors)
+    c = db.session.scalar(select(Conflict).where(Conflict.user_id == target.id,
+                                                 Conflict.business_id == biz.id))
+    if c is None:
+        c = Conflict(user_id=target.id, business_id=biz.id, reason=reason.strip()[:300])
+        db.session.add(c)
+        db.session.flush()
+        audit.record("inspection.conflict", user=user, obj_type="business", obj_id=biz.id,
+                     inspector=target.id)
+    return c
+
+
+# ----------------------------------------------------------------------------- plans
+
+
+def create_plan(user, data: dict) -> InspectionPlan:
+    _manage(user)
+    errors = {}
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 200:
+        errors["name"] = messages.text("field_required")
+    dates = {}
+    for k in ("period_start", "period_end"):
+        try:
+            dates[k] = dt.date.fromisoformat((data.get(k) or "").strip())
+        except ValueError:
+            errors[k] = messages.text("date_parsing")
+    if not errors and dates["period_end"] < dates["period_start"]:
+        errors["period_end"] = messages.text("period_reversed")
+    if errors:
+        raise InvalidInput(errors)
+    plan = InspectionPlan(agency_id=user.agency_id, year=dates["period_start"].year, name=name,
+                          created_by_id=user.id, **dates)
+    db.session.add(plan)
+    db.session.flush()
+    audit.record("inspection.plan_create", user=user, obj_type="inspection_plan", obj_id=plan.id)
+    return plan
+
+
+def get_plan(user, plan_id: int) -> InspectionPlan:
+    plan = db.session.get(InspectionPlan, plan_id) if 0 < plan_id < 2**31 else None
+    if plan is None or plan.agency_id != user.agency_id or not (user.works_cases or can_manage(user)):
+        raise NotFound(messages.text("case_not_found"))
+    return plan
+
+
+def add_plan_item(user, plan: InspectionPlan, data: dict) -> PlanItem:
+    _manage(user)
+    errors = {}
+    item = db.session.get(InspectionItem, int(data["item_id"])) \
+        if str(data.get("item_id") or "").isdigit() and len(str(data["item_id"])) < 10 else None
+    if item is None or item.agency_id != plan.agency_id:
+        errors["item_id"] = messages.text("field_required")
+    ratio = _decimal(data.get("ratio"), "ratio", errors)
+    count = None
+    raw_count = str(data.get("count") or "").strip()
+    if raw_count:
+        if not raw_count.isdigit() or not 0 < int(raw_count) <= 100000:
+            errors["count"] = messages.text("int_parsing")
+        else:
+            count = int(raw_count)
+    if ratio is None and count is None and "ratio" not in errors and "count" not in errors:
+        errors["ratio"] = messages.text("ratio_or_count")
+    class_ratios = {}
+    for c in ("C", "D"):
+        v = _decimal(data.get(f"ratio_{c}"), f"ratio_{c}", errors)
+        if v is not None:
+            class_ratios[c] = str(v)
+    if item is not None and item.kind == "general" and item.ratio_cap is not None:
+        for field, v in [("ratio", ratio)] + [(f"ratio_{c}", Decimal(x)) for c, x in class_ratios.items()]:
+            if v is not None and v > item.ratio_cap:
+                errors[field] = messages.text("ratio_over_cap", cap=str(item.ratio_cap))
+    classes = [c for c in (data.get("classes") or []) if c in r.CLASSES]
+    k = str(data.get("inspectors_per_target") or "2").strip()
+    if not k.isdigit() or not 2 <= int(k) <= 6:
+        errors["inspectors_per_target"] = messages.text("two_inspectors")  # at least two
+    due = None
+    try:
+        due = dt.date.fromisoformat((data.get("due_date") or "").strip())
+        if not plan.period_start <= due <= plan.period_end:
+            errors["due_date"] = messages.text("due_outside_period")
+    except ValueError:
+        errors["due_date"] = messages.text("date_parsing")
+    if errors:
+        raise InvalidInput(errors)
+    pi = PlanItem(plan=plan, item_id=item.id, ratio=ratio, count=count, class_ratios=class_ratios,
+                  inspectors_per_target=int(k), due_date=due,
+                  filters={"district": (data.get("district") or "").strip()[:64],
+                           "industry": (data.get("industry") or "").strip()[:64],
+                           "classes": classes})
+    db.session.add(pi)
+    db.session.flush()
+    audit.record("inspection.plan_item_add", user=user, obj_type="plan_item", obj_id=pi.id)
+    return pi
+
+
+# ----------------------------------------------------------------------------- draws
+
+
+def eligible(plan_item: PlanItem) -> list[tuple[str, str]]:
+    f = plan_item.filters or {}
+    stmt = select(Business.credit_code, Business.risk_class).where(
+        Business.agency_id == plan_item.plan.agency_id, Business.active.is_(True))
+    if f.get("district"):
+        stmt = stmt.where(Business.district == f["district"])
+    if f.get("industry"):
+        stmt = stmt.where(Business.industry == f["industry"])
+    if f.get("classes"):
+        stmt = stmt.where(Business.risk_class.in_(f["classes"]))
+    return sorted(db.session.execute(stmt).all())
+
+
+def commit_draw(user, plan_item: PlanItem) -> Draw:
+    """Record the commitment: the population snapshot and its hash, the roster, the quotas,
+    and the hash of a fresh seed — before anything is drawn."""
+    _manage(user)
+    if plan_item.plan.agency_id != user.agency_id:
+        raise NotFound(messages.text("case_not_found"))
+    if any(d.state == "drawn" for d in plan_item.draws):
+        raise InvalidTransition(messages.text("already_drawn"))
+    pop = eligible(plan_item)
+    if not pop:
+        raise InvalidTransition(messages.text("empty_population"))
+    roster = sorted(db.session.scalars(select(User.username).join(
+        RosterEntry, RosterEntry.user_id == User.id).where(
+        RosterEntry.agency_id == user.agency_id, RosterEntry.active.is_(True), User.active.is_(True))))
+    if len(roster) < plan_item.inspectors_per_target:
+        raise InvalidTransition(messages.text("roster_too_small"))
+    codes = {code for code, _ in pop}
+    conflicts = sorted([u, c] for u, c in db.session.execute(
+        select(User.username, Business.credit_code).join(Conflict, Conflict.user_id == User.id)
+        .join(Business, Business.id == Conflict.business_id)
+        .where(Business.agency_id == user.agency_id)) if c in codes and u in roster)
+    counts = {c: sum(1 for _, k in pop if k == c) for c in r.CLASSES}
+    quota = r.quotas(counts, plan_item.ratio, plan_item.count,
+                     {k: Decimal(v) for k, v in (plan_item.class_ratios or {}).items()})
+    seed = r.new_seed()
+    draw = Draw(plan_item=plan_item, agency_id=user.agency_id, state="committed",
+                population=[[c, k] for c, k in pop], population_size=len(pop),
+                population_hash=r.population_hash([c for c, _ in pop]), roster=roster,
+                conflicts=conflicts, quotas=quota, seed_hash=r.sha256(seed),
+                created_by_id=user.id)
+    db.session.add(draw)
+    db.session.flush()
+    # the seed stays out of the database until the draw; only its hash is shown
+    _store_secret(draw, seed)
+    audit.record("inspection.draw_commit", user=user, obj_type="draw", obj_id=draw.id,
+                 population_hash=draw.population_hash, seed_hash=draw.seed_hash)
+    return draw
+
+
+def _secret_path(draw_id: int):
+    from pathlib import Path
+
+    path = Path(current_app.instance_path) / "draw-seeds"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{draw_id}.seed"
+
+
+def _store_secret(draw: Draw, seed: str) -> None:
+    """Kept outside the database until the draw so that nobody reading the tables can
+    compute the result in advance."""
+    p = _secret_path(draw.id)
+    p.write_text(seed)
+    p.chmod(0o600)
+
+
+def run_draw(user, draw: Draw) -> list[Inspection]:
+    """Draw the targets and their inspectors, reveal the seed, schedule the inspections."""
+    _manage(user)
+    if draw.agency_id != user.agency_id:
+        raise NotFound(messages.text("case_not_found"))
+    if draw.state != "committed":
+        raise InvalidTransition(messages.text("already_drawn"))
+    p = _secret_path(draw.id)
+    if not p.exists():
+        raise InvalidTransition(messages.text("seed_missing"))
+    seed = p.read_text().strip()
+    if r.sha256(seed) != draw.seed_hash:
+        raise InvalidTransition(messages.text("seed_missing"))
+    try:
+        targets = r.draw(seed, [tuple(x) for x in draw.population], draw.quotas, draw.roster,
+                         {tuple(x) for x in draw.conflicts},
+                         draw.plan_item.inspectors_per_target)
+    except r.DrawError as e:
+        raise InvalidTransition(messages.text("not_enough_inspectors", business=e.params["business"]))
+    draw.seed = seed
+    draw.result = r.result_json(targets)
+    draw.state = "drawn"
+    draw.drawn_at = utcnow()
+    biz = dict(db.session.execute(select(Business.credit_code, Business.id).where(
+        Business.agency_id == draw.agency_id)).all())
+    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(draw.roster)))}
+    out = []
+    for t in targets:
+        insp = Inspection(agency_id=draw.agency_id, draw_id=draw.id,
+                          plan_item_id=draw.plan_item_id, business_id=biz[t.code],
+                          due_date=draw.plan_item.due_date, state="scheduled")
+        insp.inspectors = [users[u] for u in t.inspectors]
+        db.session.add(insp)
+        out.append(insp)
+    db.session.flush()
+    p.unlink()
+    audit.record("inspection.draw", user=user, obj_type="draw", obj_id=draw.id, targets=len(out))
+    return out
+
+
+def verify_draw(draw: Draw) -> list[str]:
+    """Replay a draw from its published seed and population; problems, or [] when it holds."""
+    problems = []
+    codes = [c for c, _ in draw.population]
+    if r.population_hash(codes) != draw.population_hash:
+        problems.append("population hash does not match the commitment")
+    if draw.state != "drawn" or not draw.seed:
+        return problems + ["not drawn yet"]
+    if r.sha256(draw.seed) != draw.seed_hash:
+        problems.append("seed does not match the committed seed hash")
+    try:
+        again = r.result_json(r.draw(draw.seed, [tuple(x) for x in draw.population], draw.quotas,
+                                     draw.roster, {tuple(x) for x in draw.conflicts},
+                                     draw.plan_item.inspectors_per_target))
+    except r.DrawError as e:
+        return problems + [f"replay failed: {e.code}"]
+    if again != draw.result:
+        problems.append("replayed result differs from the recorded result")
+    return problems
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def my_inspections(user):
+    from caseflow.inspections.models import inspection_inspector
+
+    return select(Inspection).join(inspection_inspector).where(
+        inspection_inspector.c.user_id == user.id).order_by(Inspection.due_date, Inspection.id)
+
+
+def get_inspection(user, inspection_id: int) -> Inspection:
+    insp = db.session.get(Inspection, inspection_id) if 0 < inspection_id < 2**31 else None
+    if insp is None or insp.agency_id != user.agency_id:
+        raise NotFound(messages.text("case_not_found"))
+    return insp
+
+
+def enter_result(user, insp: Inspection, result: str, note: str, inspected_on: dt.date | None) -> None:
+    """谁检查、谁录入: only an inspector drawn for it enters the result."""
+    if user not in insp.inspectors:
+        raise PermissionDenied(messages.text("not_your_inspection"))
+    if insp.state == "published":
+        raise InvalidTransition(messages.text("already_published"))
+    errors = {}
+    if result not in RESULTS:
+        errors["result"] = messages.text("enum")
+    if inspected_on is None:
+        errors["inspected_on"] = messages.text("field_required")
+    elif inspected_on > today_local():
+        errors["inspected_on"] = messages.text("date_in_future")
+    if result == "其他" and len((note or "").strip()) < 2:
+        errors["note"] = messages.text("field_required")
+    if len(note or "") > 5000:
+        errors["note"] = messages.text("string_too_long", max_length=5000)
+    if errors:
+        raise InvalidInput(errors)
+    insp.result = result
+    insp.note = (note or "").strip()
+    insp.inspected_on = inspected_on
+    insp.entered_by_id = user.id
+    insp.state = "done"
+    audit.record("inspection.result", user=user, obj_type="inspection", obj_id=insp.id, result=result)
+
+
+def publish_result(user, insp: Inspection) -> None:
+    """谁公开: published on the public page (within 20 working days of the inspection)."""
+    if user not in insp.inspectors:
+        raise PermissionDenied(messages.text("not_your_inspection"))
+    if insp.state != "done":
+        raise InvalidTransition(messages.text("result_first"))
+    insp.state = "published"
+    insp.published_on = today_local()
+    audit.record("inspection.publish", user=user, obj_type="inspection", obj_id=insp.id)
+
+
+def publish_deadline(insp: Inspection) -> dt.date | None:
+    if insp.inspected_on is None:
+        return None
+    return load_calendar().add_working_days(insp.inspected_on, PUBLISH_WD)
+
+
+def public_results(q: str = "", limit: int = 300) -> list[Inspection]:
+    stmt = select(Inspection).join(Business, Business.id == Inspection.business_id).where(
+        Inspection.state == "published")
+    q = (q or "").strip()[:100]
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where((Business.credit_code == ids.normalize_code(q))
+                          | Business.name.ilike(like, escape="\\"))
+    return list(db.session.scalars(stmt.order_by(Inspection.published_on.desc(), Inspection.id.desc())
+                                   .limit(limit)))
+
+
+def yearly_progress(agency_id: int, today: dt.date | None = None) -> r.Pace:
+    """Dual-random inspections drawn this year count toward the yearly target (SPEC §5)."""
+    today = today or today_local()
+    done = db.session.scalar(select(func.count(func.distinct(PlanItem.id))).join(
+        Draw, Draw.plan_item_id == PlanItem.id).join(InspectionPlan).where(
+        InspectionPlan.agency_id == agency_id, Draw.state == "drawn",
+        InspectionPlan.year == today.year)) or 0
+    return r.yearly_pace(current_app.config["YEARLY_ACTION_TARGET"], done, today)
