@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "withdraw_publication": _l("Publication withdrawn"),
     "end_publication": _l("Publicity ended early"),
     "credit_repair": _l("Credit repaired"),
+    "decision_changed": _l("Decision changed or revoked"),
     "refer": _l("Referred to the police"),
     "referral_returned": _l("Returned by the police"),
 }

@@ -272,9 +272,29 @@ def publish(user, d: PenaltyDecision, channel: str, on: dt.date | None = None) -
     _case_event(d.case, user, "publish", {"channel": channel, "number": d.number})
 
 
+def record_change(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) -> None:
+    """The decision was changed or revoked (复议、诉讼、自行纠正): the 3-WD withdrawal clock starts."""
+    _require_publisher(user, d)
+    if d.withdrawn_on:
+        raise InvalidTransition(messages.text("publication_closed"))
+    errors = {}
+    if len((reason or "").strip()) < 2:
+        errors["reason"] = messages.text("reason_required")
+    if changed_on is None:
+        errors["changed_on"] = messages.text("field_required")
+    elif changed_on > today_local():
+        errors["changed_on"] = messages.text("date_in_future")
+    if errors:
+        raise InvalidInput(errors)
+    d.changed_on = changed_on
+    due = r.withdraw_deadline(changed_on, load_calendar(), params())
+    _case_event(d.case, user, "decision_changed", {"due": due.isoformat()}, reason.strip())
+
+
 def withdraw(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) -> None:
     """撤下: the decision was changed or revoked; within 3 WD of the change (§11)."""
     _require_publisher(user, d)
+    changed_on = changed_on or d.changed_on
     if not (d.platform_published_on or d.enterprise_published_on):
         raise InvalidTransition(messages.text("not_published"))
     if d.withdrawn_on:

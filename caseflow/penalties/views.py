@@ -134,14 +134,15 @@ def act(decision_id: int):
     try:
         if action in ("publish_platform", "publish_enterprise"):
             ops.publish(current_user, d, action.removeprefix("publish_"))
-        elif action == "withdraw":
+        elif action in ("withdraw", "record_change"):
             changed = None
             if f.get("changed_on"):
                 try:
                     changed = dt.date.fromisoformat(f["changed_on"])
                 except ValueError:
                     raise InvalidInput({"changed_on": messages.text("date_parsing")})
-            ops.withdraw(current_user, d, changed, f.get("reason", ""))
+            (ops.withdraw if action == "withdraw" else ops.record_change)(
+                current_user, d, changed, f.get("reason", ""))
         elif action == "end_early":
             ops.end_early(current_user, d, corrected=f.get("corrected") == "y",
                           committed=f.get("committed") == "y", no_repeat=f.get("no_repeat") == "y",

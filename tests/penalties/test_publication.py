@@ -220,3 +220,24 @@ def test_credit_repair_waits_six_months(app, decided, login_as):
     db.session.refresh(d)
     assert d.repaired_on == today_local()
     assert "data-number=" not in app.test_client().get("/public/penalties").text
+
+
+def test_change_starts_the_withdrawal_clock(app, decided, login_as):
+    from caseflow.penalties import operations as pops
+
+    officer, pub, d = publish_all(app, login_as, decided)
+    pub.post(f"/publications/{d.id}/actions", data={"action": "publish_platform"})
+    changed = today_local() - dt.timedelta(days=10)
+    r = pub.post(f"/publications/{d.id}/actions", data={"action": "record_change", "reason": "",
+                                                         "changed_on": changed.isoformat()})
+    assert r.status_code == 303
+    assert pub.post(f"/publications/{d.id}/actions", data={
+        "action": "record_change", "reason": "行政复议决定撤销",
+        "changed_on": changed.isoformat()}).status_code == 302
+    db.session.refresh(d)
+    st = pops.status(d)
+    assert st["withdraw_due"] and "withdraw" in st["overdue"]  # 10 days > 3 working days
+    assert pub.post(f"/publications/{d.id}/actions", data={
+        "action": "withdraw", "reason": "撤销后撤下公示"}).status_code == 302
+    db.session.refresh(d)
+    assert d.withdrawn_on and "withdraw" not in pops.status(d)["overdue"]
