@@ -103,7 +103,10 @@ def seed_demo_cmd(cases, if_empty, seed):
         return
     logins = seed_demo(cases, seed)
     db.session.commit()
-    _print_logins(logins)
+    if if_empty:  # make run prints the logins itself (flask caseflow demo-logins)
+        click.echo(f"demo seeded: {len(logins)} users, {cases} cases")
+    else:
+        _print_logins(logins)
 
 
 @caseflow_cli.command("demo-logins")
