@@ -272,11 +272,7 @@ def publish(user, d: PenaltyDecision, channel: str, on: dt.date | None = None) -
     _case_event(d.case, user, "publish", {"channel": channel, "number": d.number})
 
 
-def record_change(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) -> None:
-    """The decision was changed or revoked (复议、诉讼、自行纠正): the 3-WD withdrawal clock starts."""
-    _require_publisher(user, d)
-    if d.withdrawn_on:
-        raise InvalidTransition(messages.text("publication_closed"))
+def _check_change(changed_on: dt.date | None, reason: str) -> None:
     errors = {}
     if len((reason or "").strip()) < 2:
         errors["reason"] = messages.text("reason_required")
@@ -286,6 +282,14 @@ def record_change(user, d: PenaltyDecision, changed_on: dt.date | None, reason: 
         errors["changed_on"] = messages.text("date_in_future")
     if errors:
         raise InvalidInput(errors)
+
+
+def record_change(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) -> None:
+    """The decision was changed or revoked (复议、诉讼、自行纠正): the 3-WD withdrawal clock starts."""
+    _require_publisher(user, d)
+    if d.withdrawn_on:
+        raise InvalidTransition(messages.text("publication_closed"))
+    _check_change(changed_on, reason)
     d.changed_on = changed_on
     due = r.withdraw_deadline(changed_on, load_calendar(), params())
     _case_event(d.case, user, "decision_changed", {"due": due.isoformat()}, reason.strip())
@@ -299,15 +303,7 @@ def withdraw(user, d: PenaltyDecision, changed_on: dt.date | None, reason: str) 
         raise InvalidTransition(messages.text("not_published"))
     if d.withdrawn_on:
         raise InvalidTransition(messages.text("publication_closed"))
-    errors = {}
-    if len((reason or "").strip()) < 2:
-        errors["reason"] = messages.text("reason_required")
-    if changed_on is None:
-        errors["changed_on"] = messages.text("field_required")
-    elif changed_on > today_local():
-        errors["changed_on"] = messages.text("date_in_future")
-    if errors:
-        raise InvalidInput(errors)
+    _check_change(changed_on, reason)
     d.changed_on = changed_on
     d.withdrawn_on = today_local()
     d.withdraw_reason = reason.strip()
