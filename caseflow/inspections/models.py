@@ -95,7 +95,16 @@ class Conflict(db.Model):
     declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+plan_participant = Table(
+    "plan_participant", db.metadata,
+    Column("plan_id", ForeignKey("inspection_plan.id", ondelete="CASCADE"), primary_key=True),
+    Column("agency_id", ForeignKey("agency.id"), primary_key=True),
+)
+
+
 class InspectionPlan(db.Model):
+    """A yearly plan of the lead agency; participants (联合抽查) draw their own inspectors."""
+
     __tablename__ = "inspection_plan"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,6 +119,8 @@ class InspectionPlan(db.Model):
     agency: Mapped[Agency] = relationship()
     items: Mapped[list[PlanItem]] = relationship(back_populates="plan", order_by="PlanItem.id",
                                                  cascade="all, delete-orphan")
+    participants: Mapped[list[Agency]] = relationship(secondary=plan_participant,
+                                                      order_by="Agency.id")
 
 
 class PlanItem(db.Model):
@@ -142,6 +153,8 @@ class Draw(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_item.id", ondelete="CASCADE"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    #: a participant's draw of its own inspectors for the lead agency's drawn businesses
+    parent_draw_id: Mapped[int | None] = mapped_column(ForeignKey("draw.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="committed")
     population_hash: Mapped[str] = mapped_column(String(64))
     population_size: Mapped[int] = mapped_column(Integer)

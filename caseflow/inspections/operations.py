@@ -326,6 +326,36 @@ def add_plan_item(user, plan: InspectionPlan, data: dict) -> PlanItem:
     return pi
 
 
+def add_participant(user, plan: InspectionPlan, agency_id) -> None:
+    """联合抽查: another department takes part; it draws its own inspectors."""
+    from caseflow.accounts.models import Agency
+
+    _manage(user)
+    if plan.agency_id != user.agency_id:
+        raise NotFound(messages.text("case_not_found"))
+    agency = db.session.get(Agency, agency_id) if agency_id else None
+    if agency is None or agency.id == plan.agency_id:
+        raise InvalidInput({"agency_id": messages.text("referral_agency_kind")})
+    if agency not in plan.participants:
+        plan.participants.append(agency)
+        audit.record("inspection.participant_add", user=user, obj_type="inspection_plan",
+                     obj_id=plan.id, agency_id=agency.id)
+
+
+def joint_draws_to_staff(user) -> list[Draw]:
+    """The lead agencies' drawn items of joint plans this agency takes part in, for which it
+    has not drawn its inspectors yet."""
+    from caseflow.inspections.models import plan_participant
+
+    leads = db.session.scalars(select(Draw).join(PlanItem, PlanItem.id == Draw.plan_item_id)
+                               .join(plan_participant, plan_participant.c.plan_id == PlanItem.plan_id)
+                               .where(plan_participant.c.agency_id == user.agency_id,
+                                      Draw.state == "drawn", Draw.parent_draw_id.is_(None)))
+    done = set(db.session.scalars(select(Draw.parent_draw_id).where(
+        Draw.agency_id == user.agency_id, Draw.parent_draw_id.is_not(None), Draw.state == "drawn")))
+    return [d for d in leads if d.id not in done]
+
+
 # ----------------------------------------------------------------------------- draws
 
 
@@ -342,15 +372,23 @@ def eligible(plan_item: PlanItem) -> list[tuple[str, str]]:
     return sorted(db.session.execute(stmt).all())
 
 
-def commit_draw(user, plan_item: PlanItem) -> Draw:
+def commit_draw(user, plan_item: PlanItem, parent: Draw | None = None) -> Draw:
     """Record the commitment: the population snapshot and its hash, the roster, the quotas,
-    and the hash of a fresh seed — before anything is drawn."""
+    and the hash of a fresh seed — before anything is drawn.
+
+    With ``parent`` (a joint plan), a participating agency commits to drawing its own
+    inspectors for the businesses the lead agency drew: those are its population."""
     _manage(user)
-    if plan_item.plan.agency_id != user.agency_id:
-        raise NotFound(messages.text("case_not_found"))
-    if any(d.state == "drawn" for d in plan_item.draws):
-        raise InvalidTransition(messages.text("already_drawn"))
-    pop = eligible(plan_item)
+    if parent is None:
+        if plan_item.plan.agency_id != user.agency_id:
+            raise NotFound(messages.text("case_not_found"))
+        if any(d.state == "drawn" and d.parent_draw_id is None for d in plan_item.draws):
+            raise InvalidTransition(messages.text("already_drawn"))
+        pop = eligible(plan_item)
+    else:
+        if parent not in joint_draws_to_staff(user):
+            raise NotFound(messages.text("case_not_found"))
+        pop = sorted((t["code"], t["class"]) for t in parent.result["targets"])
     if not pop:
         raise InvalidTransition(messages.text("empty_population"))
     roster = sorted(db.session.scalars(select(User.username).join(
@@ -359,15 +397,20 @@ def commit_draw(user, plan_item: PlanItem) -> Draw:
     if len(roster) < plan_item.inspectors_per_target:
         raise InvalidTransition(messages.text("roster_too_small"))
     codes = {code for code, _ in pop}
+    # conflicts by credit code, whichever agency's directory the business was declared in
     conflicts = sorted([u, c] for u, c in db.session.execute(
         select(User.username, Business.credit_code).join(Conflict, Conflict.user_id == User.id)
         .join(Business, Business.id == Conflict.business_id)
-        .where(Business.agency_id == user.agency_id)) if c in codes and u in roster)
+        .where(User.agency_id == user.agency_id)) if c in codes and u in roster)
     counts = {c: sum(1 for _, k in pop if k == c) for c in r.CLASSES}
-    quota = r.quotas(counts, plan_item.ratio, plan_item.count,
-                     {k: Decimal(v) for k, v in (plan_item.class_ratios or {}).items()})
+    if parent is None:
+        quota = r.quotas(counts, plan_item.ratio, plan_item.count,
+                         {k: Decimal(v) for k, v in (plan_item.class_ratios or {}).items()})
+    else:
+        quota = counts  # every business the lead drew gets inspectors of this agency too
     seed = r.new_seed()
     draw = Draw(plan_item=plan_item, agency_id=user.agency_id, state="committed",
+                parent_draw_id=parent.id if parent else None,
                 population=[[c, k] for c, k in pop], population_size=len(pop),
                 population_hash=r.population_hash([c for c, _ in pop]), roster=roster,
                 conflicts=conflicts, quotas=quota, seed_hash=r.sha256(seed),
@@ -404,6 +447,10 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
         raise NotFound(messages.text("case_not_found"))
     if draw.state != "committed":
         raise InvalidTransition(messages.text("already_drawn"))
+    if draw.parent_draw_id is not None and db.session.scalar(select(Draw.id).where(
+            Draw.parent_draw_id == draw.parent_draw_id, Draw.agency_id == draw.agency_id,
+            Draw.state == "drawn")):
+        raise InvalidTransition(messages.text("already_drawn"))
     p = _secret_path(draw.id)
     if not p.exists():
         raise InvalidTransition(messages.text("seed_missing"))
@@ -420,9 +467,20 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
     draw.result = r.result_json(targets)
     draw.state = "drawn"
     draw.drawn_at = utcnow()
+    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(draw.roster)))}
+    if draw.parent_draw_id is not None:
+        # joint plan: this agency's inspectors join the lead agency's inspections
+        lead = {i.business.credit_code: i for i in db.session.scalars(
+            select(Inspection).where(Inspection.draw_id == draw.parent_draw_id))}
+        for t in targets:
+            lead[t.code].inspectors.extend(users[u] for u in t.inspectors)
+        db.session.flush()
+        p.unlink()
+        audit.record("inspection.draw", user=user, obj_type="draw", obj_id=draw.id,
+                     targets=len(targets), joint=draw.parent_draw_id)
+        return list(lead.values())
     biz = dict(db.session.execute(select(Business.credit_code, Business.id).where(
         Business.agency_id == draw.agency_id)).all())
-    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(draw.roster)))}
     out = []
     for t in targets:
         insp = Inspection(agency_id=draw.agency_id, draw_id=draw.id,
@@ -470,7 +528,8 @@ def my_inspections(user):
 
 def get_inspection(user, inspection_id: int) -> Inspection:
     insp = db.session.get(Inspection, inspection_id) if 0 < inspection_id < 2**31 else None
-    if insp is None or insp.agency_id != user.agency_id:
+    # the lead agency, and the participants' inspectors drawn for it (joint inspections)
+    if insp is None or (insp.agency_id != user.agency_id and user not in insp.inspectors):
         raise NotFound(messages.text("case_not_found"))
     return insp
 

@@ -30,8 +30,9 @@ def _overview(errors=None, values=None, form=None, status=200):
     reports = db.session.scalars(select(ImportReport).where(ImportReport.agency_id == agency)
                                  .order_by(ImportReport.id.desc()).limit(5)).all()
     mine = db.session.scalars(ops.my_inspections(current_user).limit(100)).all()
+    joint = ops.joint_draws_to_staff(current_user) if ops.can_manage(current_user) else []
     return render_template("inspections/index.html", items=items, plans=plans, roster=roster,
-                           n_business=n_business, reports=reports, mine=mine,
+                           n_business=n_business, reports=reports, mine=mine, joint=joint,
                            pace=ops.yearly_progress(agency), manager=ops.can_manage(current_user),
                            errors=errors or {}, values=values or {}, form=form,
                            publish_deadline=ops.publish_deadline), status
@@ -128,11 +129,53 @@ def create_plan():
 
 
 def _plan_page(plan, errors=None, values=None, status=200):
+    from caseflow.accounts.models import Agency
+
     items = db.session.scalars(select(InspectionItem).where(
         InspectionItem.agency_id == plan.agency_id, InspectionItem.active.is_(True))).all()
+    agencies = db.session.scalars(select(Agency).where(Agency.id != plan.agency_id)
+                                  .order_by(Agency.name)).all()
     return render_template("inspections/plan.html", plan=plan, items=items, errors=errors or {},
                            values=values or {}, manager=ops.can_manage(current_user),
-                           classes=rules.CLASSES), status
+                           classes=rules.CLASSES, agencies=agencies), status
+
+
+@bp.route("/inspections/plans/<int:plan_id>/participants", methods=["POST"])
+@login_required
+def add_participant(plan_id: int):
+    p = ops.get_plan(current_user, plan_id)
+    raw = request.form.get("agency_id", "")
+    try:
+        ops.add_participant(current_user, p, int(raw) if raw.isdigit() and len(raw) < 10 else None)
+    except InvalidInput as e:
+        db.session.rollback()
+        return _plan_page(p, e.errors, {"agency_id": raw}, 422)
+    except CaseFlowError as e:
+        db.session.rollback()
+        abort(e.status)
+    db.session.commit()
+    flash(_("Participating agency added."), "success")
+    return redirect(url_for("inspections.plan", plan_id=plan_id))
+
+
+@bp.route("/inspections/draws/<int:draw_id>/join", methods=["POST"])
+@login_required
+def join(draw_id: int):
+    """A participating agency commits to drawing its own inspectors for a joint item."""
+    lead = db.session.get(Draw, draw_id) if draw_id < 2**31 else None
+    if lead is None:
+        abort(404)
+    try:
+        d = ops.commit_draw(current_user, lead.plan_item, parent=lead)
+    except CaseFlowError as e:
+        db.session.rollback()
+        if e.status == 404:
+            abort(404)
+        flash(e.message, "error")
+        return redirect(url_for("inspections.index")), 303
+    db.session.commit()
+    flash(_("Commitment recorded. Publish it before drawing."), "success")
+    return redirect(url_for("inspections.draw", draw_id=d.id))
 
 
 @bp.route("/inspections/plans/<int:plan_id>", methods=["GET", "POST"])
@@ -191,8 +234,9 @@ def draw(draw_id: int):
         db.session.commit()
         flash(_("Drawn. The seed is revealed: anyone can replay the draw."), "success")
         return redirect(url_for("inspections.draw", draw_id=draw_id))
-    inspections = db.session.scalars(select(Inspection).where(Inspection.draw_id == d.id)
-                                     .order_by(Inspection.id)).all()
+    # a participant's draw staffs the lead agency's inspections
+    inspections = db.session.scalars(select(Inspection).where(
+        Inspection.draw_id == (d.parent_draw_id or d.id)).order_by(Inspection.id)).all()
     return render_template("inspections/draw.html", d=d, inspections=inspections,
                            problems=ops.verify_draw(d) if d.state == "drawn" else [],
                            manager=ops.can_manage(current_user))

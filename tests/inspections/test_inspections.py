@@ -216,3 +216,55 @@ def test_other_agency_sees_no_draw_or_inspection(app, setup, login_as):
     assert other.post(f"/inspections/{insp.id}", data={"action": "publish"}).status_code == 404
     # the public draw page is public by design: commitment, seed, population of credit codes
     assert app.test_client().get(f"/public/draws/{d.id}").status_code == 200
+
+
+def test_joint_inspection_each_agency_draws_its_own_inspectors(app, setup, make_user, login_as):
+    """联合抽查: the lead draws the businesses, the participant draws its inspectors."""
+    world, report, item, plan = setup
+    for n in range(3):
+        make_user(world.culture, f"cul{n}", ["inspector"])
+    boss2 = make_user(world.culture, "culture_boss", ["approver"])
+    for n in range(3):
+        ops.add_to_roster(boss2, f"cul{n}", "文化执法证")
+    ops.add_participant(world.approver, plan, world.culture.id)
+    pi = ops.add_plan_item(world.approver, plan, {"item_id": str(item.id), "count": "4",
+                                                  "due_date": f"{YEAR}-12-31"})
+    lead = ops.commit_draw(world.approver, pi)
+    db.session.commit()
+    assert ops.joint_draws_to_staff(boss2) == []  # nothing before the lead has drawn
+    ops.run_draw(world.approver, lead)
+    db.session.commit()
+    assert ops.joint_draws_to_staff(boss2) == [lead]
+    # the participant's conflict is honoured (declared against the lead's directory entry)
+    target = lead.result["targets"][0]["code"]
+    cul0 = db.session.scalar(select(type(world.officer)).where(type(world.officer).username == "cul0"))
+    from caseflow.inspections.models import Conflict
+
+    db.session.add(Conflict(user_id=cul0.id, business_id=db.session.scalar(
+        select(Business.id).where(Business.credit_code == target)), reason="亲属"))
+    db.session.commit()
+    culture = login_as(app.test_client(), "culture_boss")
+    page = culture.get("/inspections/")
+    assert f'data-joint="{lead.id}"' in page.text
+    r = culture.post(f"/inspections/draws/{lead.id}/join")
+    assert r.status_code == 302
+    child = db.session.scalar(select(Draw).where(Draw.parent_draw_id == lead.id))
+    assert child.agency_id == world.culture.id and child.population_size == 4
+    assert culture.post(f"/inspections/draws/{child.id}").status_code == 302
+    db.session.expire_all()
+    child = db.session.get(Draw, child.id)
+    assert ops.verify_draw(child) == []
+    for insp in db.session.scalars(select(Inspection).where(Inspection.draw_id == lead.id)):
+        agencies = [u.agency_id for u in insp.inspectors]
+        assert agencies.count(world.amr.id) == 2 and agencies.count(world.culture.id) == 2
+        if insp.business.credit_code == target:
+            assert "cul0" not in {u.username for u in insp.inspectors}
+    assert ops.joint_draws_to_staff(db.session.get(type(boss2), boss2.id)) == []
+    # a participant's inspector can open and fill the lead's inspection
+    insp = db.session.scalar(select(Inspection).where(Inspection.draw_id == lead.id))
+    cul = next(u for u in insp.inspectors if u.agency_id == world.culture.id)
+    c = login_as(app.test_client(), cul.username)
+    assert c.get(f"/inspections/{insp.id}").status_code == 200
+    # an agency that does not take part sees none of it
+    other = login_as(app.test_client(), "officer2")
+    assert 'data-joint' not in other.get("/inspections/").text
