@@ -32,8 +32,16 @@ def upload(client, referral, data, name="移送书.pdf", item="transfer_letter")
                        content_type="multipart/form-data")
 
 
+def stored_files(app) -> set:
+    from pathlib import Path
+
+    folder = Path(app.instance_path) / "uploads" / "referrals"
+    return set(folder.iterdir()) if folder.exists() else set()
+
+
 def test_upload_checks_content_size_and_keeps_hash(app, prepared):
     case, referral, officer = prepared
+    before = stored_files(app)  # other tests of this worker may have stored files
     r = upload(officer, referral, b"<html><script>alert(1)</script></html>", "evil.pdf")
     assert r.status_code == 422 and 'id="file-error"' in r.text
     r = upload(officer, referral, b"", "empty.pdf")
@@ -45,9 +53,7 @@ def test_upload_checks_content_size_and_keeps_hash(app, prepared):
     finally:
         app.config["UPLOAD_MAX_BYTES"] = 20 * 1024 * 1024
     assert db.session.scalar(select(func.count()).select_from(ReferralDocument)) == 0
-    stored = list((app.instance_path and __import__("pathlib").Path(app.instance_path) / "uploads" / "referrals").glob("*")) \
-        if (__import__("pathlib").Path(app.instance_path) / "uploads" / "referrals").exists() else []
-    assert stored == [] or all(p.stat().st_size for p in stored)  # refused files are not kept
+    assert stored_files(app) == before  # refused files are not kept
     r = upload(officer, referral, PDF, "../../etc/移送书.pdf")
     assert r.status_code == 302
     doc = db.session.scalar(select(ReferralDocument))
