@@ -138,7 +138,43 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
         if i % 50 == 49:
             db.session.flush()
     _seed_decisions(rng, users, today)
+    _seed_inspections(rng, users, today)
     return logins
+
+
+def _seed_inspections(rng, users, today):
+    """The market-supervision bureau's list and pools, a plan, one item drawn, some results."""
+    import io
+
+    from caseflow.inspections import operations as iops
+
+    boss = users["sj_approver"]
+    rows = ["统一社会信用代码,名称,区,行业,信用风险分类,地址"]
+    for i in range(240):
+        place = rng.choice(PLACES)
+        rows.append(f"{ids.make_credit_code(rng)},{place[3:7]}{rng.choice(SHOPS)}{i},松江区,"
+                    f"{rng.choice(['批发', '零售', '餐饮', '电子商务'])},"
+                    f"{rng.choice('AAABBBBCCD')},{place}{rng.randint(1, 999)}号")
+    iops.import_businesses(boss, io.BytesIO("\n".join(rows).encode()), "松江区企业信用登记.csv")
+    for name in ("sj_inspector", "sj_officer", "sj_officer2"):
+        iops.add_to_roster(boss, name, "行政执法证")
+    key = iops.add_item(boss, {"code": "SJ-ZS-01", "name": "商标使用行为检查", "kind": "key",
+                               "basis": "《中华人民共和国商标法》第五十七条"})
+    iops.add_item(boss, {"code": "SJ-YB-02", "name": "企业公示信息检查", "kind": "general",
+                         "ratio_cap": "0.05", "basis": "《企业信息公示暂行条例》"})
+    plan = iops.create_plan(boss, {"name": f"{today.year}年度双随机抽查计划",
+                                   "period_start": f"{today.year}-01-01",
+                                   "period_end": f"{today.year}-12-31"})
+    due = min(today + dt.timedelta(days=20), dt.date(today.year, 12, 31))
+    pi = iops.add_plan_item(boss, plan, {"item_id": str(key.id), "ratio": "0.03", "ratio_C": "0.1",
+                                         "ratio_D": "0.2", "due_date": due.isoformat()})
+    draw = iops.commit_draw(boss, pi)
+    inspections = iops.run_draw(boss, draw)
+    for insp in inspections[: len(inspections) // 2]:
+        who = insp.inspectors[0]
+        iops.enter_result(who, insp, rng.choice(["未发现问题", "未发现问题", "发现问题已责令改正"]),
+                          "", today)
+        iops.publish_result(who, insp)
 
 
 def _seed_decisions(rng, users, today):
