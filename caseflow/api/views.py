@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from caseflow.accounts import operations as accounts
 from caseflow.cases import messages, operations as ops, queries
 from caseflow.cases.models import Case
-from caseflow.cases.schemas import (AmountsIn, CaseListOut, CaseOut, CaseSummaryOut, CaseUpdateIn,
+from caseflow.cases.schemas import (AmountsIn, GoodsOut, CaseListOut, CaseOut, CaseSummaryOut, CaseUpdateIn,
                                     ClockOut, ClueIn, EventOut, PartyOut, TokenIn, TokenOut,
                                     TimelineOut, TransitionIn, error_map)
 from caseflow.core.errors import InvalidInput
@@ -87,6 +87,8 @@ def case_out(user, case: Case) -> CaseOut:
         is_major=case.is_major, version=case.version,
         parties=[PartyOut(kind=p.kind, name=p.name, credit_code=p.credit_code,
                           id_number=p.id_number, address=p.address) for p in case.parties],
+        goods=[GoodsOut(name=g.name, quantity=g.quantity, unit=g.unit, value=g.value)
+               for g in case.goods],
         amounts=AmountsIn(**{f: getattr(case, f) or 0 for f in ops.AMOUNT_FIELDS}),
         officers=[u.display_name for u in case.officers],
         pending_action=case.pending_action,
@@ -101,6 +103,7 @@ def case_out(user, case: Case) -> CaseOut:
     if "details" not in parts:
         out.description = out.location = out.infringement_kind = ""
         out.trademark_numbers = []
+        out.goods = []
     if "parties" not in parts:
         out.parties = []
     if "amounts" not in parts:

@@ -140,6 +140,7 @@ FIELD_LABELS = {
     "reporter_contact": _l("Reporter contact"),
     "is_major": _l("Major case"),
     "parties": _l("Parties"),
+    "goods": _l("Goods involved"),
     "officers": _l("Officers"),
     "illegal_business_volume": _l("Illegal business volume"),
     "illegal_gains": _l("Illegal gains"),
@@ -223,6 +224,7 @@ METRIC_LABELS = {
 SHARE_PART_LABELS = {
     "details": _l("Facts and location"),
     "parties": _l("Parties"),
+    "goods": _l("Goods involved"),
     "amounts": _l("Amounts"),
     "timeline": _l("Timeline and clocks"),
     "complainant": _l("Complainant's identity"),

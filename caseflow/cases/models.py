@@ -97,6 +97,7 @@ class Case(db.Model):
     owner_agency: Mapped[Agency] = relationship()
     parties: Mapped[list[Party]] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                 order_by="Party.id", lazy="selectin")
+    goods: Mapped[list[Goods]] = relationship(cascade="all, delete-orphan", order_by="Goods.id")
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id",
                                                    cascade="all, delete-orphan")
     officers: Mapped[list[User]] = relationship(secondary=case_officer_table, order_by="User.id",
@@ -129,6 +130,20 @@ class Party(db.Model):
     address: Mapped[str] = mapped_column(String(300), default="")
 
     case: Mapped[Case] = relationship(back_populates="parties")
+
+
+class Goods(db.Model):
+    """涉案物品: goods involved, with quantity, unit and value (SPEC §2)."""
+
+    __tablename__ = "case_goods"
+    __table_args__ = (CheckConstraint("quantity >= 0 AND value >= 0", name="non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    unit: Mapped[str] = mapped_column(String(20), default="")
+    value: Mapped[Decimal] = mapped_column(Money, default=0)  # 货值 (元)
 
 
 class CaseEvent(db.Model):

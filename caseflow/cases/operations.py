@@ -163,6 +163,15 @@ def _apply_fields(case: Case, data: CaseFieldsIn) -> dict:
     for f in AMOUNT_FIELDS:
         put(f, getattr(data.amounts, f))
 
+    from caseflow.cases.models import Goods
+
+    old_goods = [(g.name, Decimal(g.quantity), g.unit, Decimal(g.value)) for g in case.goods]
+    new_goods = [(g.name, g.quantity, g.unit, g.value) for g in data.goods]
+    if old_goods != new_goods:
+        fmt = lambda rows: [f"{n} {q.normalize():f}{u}" for n, q, u, _v in rows]  # noqa: E731
+        changes["goods"] = [fmt(old_goods), fmt(new_goods)]
+        case.goods = [Goods(name=n, quantity=q, unit=u, value=v) for n, q, u, v in new_goods]
+
     old_parties = [(p.kind, p.name, p.credit_code, p.id_number, p.address) for p in case.parties]
     new_parties = [(p.kind.value, p.name, p.credit_code, p.id_number, p.address) for p in data.parties]
     if old_parties != new_parties:
@@ -178,6 +187,7 @@ def create_clue(user: User, data: ClueIn) -> Case:
         raise PermissionDenied(messages.text("forbidden"))
     case = Case(owner_agency_id=user.agency_id, created_by_id=user.id, state=State.CLUE.value)
     case.parties = []
+    case.goods = []
     for f in AMOUNT_FIELDS:
         setattr(case, f, 0)
     _apply_fields(case, data)

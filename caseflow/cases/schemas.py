@@ -70,6 +70,15 @@ class PartyIn(_In):
         return self
 
 
+class GoodsIn(_In):
+    """涉案物品: a kind of goods, how many, in which unit, worth how much."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    quantity: Money
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    value: Money = Decimal(0)
+
+
 class AmountsIn(_In):
     illegal_business_volume: Money = Decimal(0)  # 非法经营数额 (元)
     illegal_gains: Money = Decimal(0)  # 违法所得
@@ -95,6 +104,7 @@ class CaseFieldsIn(_In):
     multiple_marks: bool = Field(default=False, description="两种以上注册商标 (lower thresholds)")
     repeat_offence: bool = Field(default=False, description="二年内因同类行为受过行政处罚")
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
+    goods: list[GoodsIn] = Field(default_factory=list, max_length=100)
     amounts: AmountsIn = Field(default_factory=AmountsIn)
 
     @field_validator("received_at")
@@ -205,6 +215,13 @@ class TimelineOut(BaseModel):
     items: list[EventOut]
 
 
+class GoodsOut(BaseModel):
+    name: str
+    quantity: Decimal
+    unit: str
+    value: Decimal
+
+
 class PartyOut(BaseModel):
     kind: str
     name: str
@@ -246,6 +263,7 @@ class CaseOut(BaseModel):
     is_major: bool
     version: int
     parties: list[PartyOut]
+    goods: list[GoodsOut] = Field(default_factory=list)
     amounts: AmountsIn | None = Field(description="null when the share does not include amounts")
     officers: list[str]
     pending_action: str | None

@@ -23,6 +23,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 AMOUNT_FIELDS = ops.AMOUNT_FIELDS
 PARTY_FIELDS = ("kind", "name", "credit_code", "id_number", "address")
+GOODS_FIELDS = ("name", "quantity", "unit", "value")
 CASE_TEXT_FIELDS = ("title", "channel", "ip_type", "received_at", "description", "location",
                     "infringement_kind", "trademark_numbers", "reporter_name", "reporter_contact")
 
@@ -59,6 +60,10 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     for i in rows:
         parties_typed.append({f: form.get(f"parties-{i}-{f}", "") for f in PARTY_FIELDS})
     values["parties"] = parties_typed or [{"kind": "business"}]
+    goods_rows = sorted({int(k.split("-")[1]) for k in form if k.startswith("goods-")
+                         and k.split("-")[1].isdigit() and int(k.split("-")[1]) < 100})
+    goods_typed = [{f: form.get(f"goods-{i}-{f}", "") for f in GOODS_FIELDS} for i in goods_rows]
+    values["goods"] = goods_typed or [{}]
 
     payload: dict = {k: values[k] for k in CASE_TEXT_FIELDS}
     if not payload["received_at"]:
@@ -68,6 +73,14 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     payload["repeat_offence"] = values["repeat_offence"]
     payload["amounts"] = {f: values[f"amounts-{f}"] for f in AMOUNT_FIELDS
                           if values[f"amounts-{f}"].strip() != ""}
+    payload["goods"] = []
+    goods_index = []
+    for i, g in enumerate(goods_typed):
+        if not any((g.get(k) or "").strip() for k in GOODS_FIELDS):
+            continue  # an untouched row
+        payload["goods"].append({k: g[k] for k in GOODS_FIELDS if k in ("name", "unit") or g[k].strip()})
+        goods_index.append(i)
+    values["_goods_rows"] = goods_index
     payload["parties"] = []
     party_rows = []
     for i, p in enumerate(parties_typed):
@@ -82,12 +95,15 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     return values, payload, party_rows
 
 
-def _form_errors(exc: ValidationError, party_rows: list[int]) -> dict[str, str]:
+def _form_errors(exc: ValidationError, party_rows: list[int],
+                 goods_rows: list[int] | None = None) -> dict[str, str]:
     out = {}
     for path, msg in error_map(exc, messages.pydantic_text).items():
         parts = path.split(".")
         if parts[0] == "parties" and len(parts) > 1 and parts[1].isdigit() and party_rows:
             parts[1] = str(party_rows[int(parts[1])])
+        if parts[0] == "goods" and len(parts) > 1 and parts[1].isdigit() and goods_rows:
+            parts[1] = str(goods_rows[int(parts[1])])
         out["-".join(parts)] = msg
     return out
 
@@ -104,6 +120,9 @@ def _case_values(case: Case) -> dict:
         "parties": [{"kind": p.kind, "name": p.name, "credit_code": p.credit_code or "",
                      "id_number": p.id_number or "", "address": p.address} for p in case.parties]
         or [{"kind": "business"}],
+        "goods": [{"name": g.name, "quantity": f"{g.quantity.normalize():f}", "unit": g.unit,
+                   "value": f"{g.value.normalize():f}" if g.value else ""} for g in case.goods]
+        or [{}],
     }
     for f in AMOUNT_FIELDS:
         v = getattr(case, f)
@@ -165,7 +184,8 @@ def new_clue():
         data = ClueIn.model_validate(payload)
         case = ops.create_clue(current_user, data)
     except ValidationError as e:
-        return render_template("cases/form.html", values=values, errors=_form_errors(e, party_rows),
+        return render_template("cases/form.html", values=values,
+                               errors=_form_errors(e, party_rows, values["_goods_rows"]),
                                case=None, **_choices()), 422
     except InvalidInput as e:
         db.session.rollback()
@@ -191,7 +211,8 @@ def edit(case_id: int):
         data = CaseUpdateIn.model_validate(payload)
         ops.update_case(current_user, case, data)
     except ValidationError as e:
-        return render_template("cases/form.html", values=values, errors=_form_errors(e, party_rows),
+        return render_template("cases/form.html", values=values,
+                               errors=_form_errors(e, party_rows, values["_goods_rows"]),
                                case=case, **_choices()), 422
     except StaleVersion as e:
         db.session.rollback()

@@ -391,6 +391,7 @@ def reverse_transfer(user, target_agency_id: int, data) -> Case:
         raise InvalidInput({"agency_id": messages.text("referral_agency_kind")})
     case = Case(owner_agency_id=target.id, created_by_id=user.id, state=State.CLUE.value)
     case.parties = []
+    case.goods = []
     _apply_fields(case, data)
     case.channel = "police_reverse"
     db.session.add(case)
