@@ -339,6 +339,10 @@ def decision_extension_days(facts: CaseFacts, requested: int | None, params: Par
 # ---------------------------------------------------------------------------
 # Legal clocks
 
+#: events that stop the 90-day decision clock, and those that end each stop (行政处罚法 §60 [S])
+PAUSE_STARTS = frozenset({"suspend", "pause_clock", "request_hearing", "refer"})
+PAUSE_ENDS = frozenset({"resume", "resume_clock", "conclude_hearing", "referral_returned"})
+
 CLOCK_SOURCES = {
     "acceptance": "投诉举报处理暂行办法 §14",
     "verification": "市场监督管理行政处罚程序规定 §18",
@@ -372,16 +376,19 @@ def clock_specs(facts: CaseFacts, params: Params) -> list[ClockSpec]:
 
     filed = ev("file")
     if filed:
+        # Reasons to stop the clock can overlap (a suspension during a hearing): the clock
+        # stands still from the first start until the last of them has ended.
         pauses: list[Pause] = []
-        open_pause: Pause | None = None
+        depth = 0
         for e in facts.events:
-            if e.action in ("suspend", "pause_clock", "request_hearing", "refer") and open_pause is None:
-                open_pause = Pause(e.on)
-                pauses.append(open_pause)
-            elif e.action in ("resume", "resume_clock", "conclude_hearing", "referral_returned") \
-                    and open_pause is not None:
-                open_pause.end = e.on
-                open_pause = None
+            if e.action in PAUSE_STARTS:
+                depth += 1
+                if depth == 1:
+                    pauses.append(Pause(e.on))
+            elif e.action in PAUSE_ENDS and depth > 0:
+                depth -= 1
+                if depth == 0:
+                    pauses[-1].end = e.on
         extensions = [int(e.data.get("days", 0)) for e in facts.events if e.action == "extend_decision"]
         specs.append(ClockSpec("decision", filed.on, 90, Unit.CALENDAR_DAYS, CLOCK_SOURCES["decision"],
                                extensions=extensions, pauses=pauses,

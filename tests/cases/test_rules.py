@@ -207,3 +207,15 @@ def test_closed_case_has_no_running_clock():
     ev = [EventFact("file", D(2025, 3, 3)), EventFact("terminate", D(2025, 3, 9))]
     for c in compute_clocks(facts(State.TERMINATED, ev), D(2026, 1, 1), cal, P):
         assert not c.overdue
+
+
+def test_overlapping_pauses_keep_the_clock_stopped_until_the_last_ends():
+    ev = [EventFact("file", D(2025, 3, 3)), EventFact("notify", D(2025, 5, 6)),
+          EventFact("request_hearing", D(2025, 5, 7)),
+          EventFact("suspend", D(2025, 5, 10), {"from_state": "hearing"}),
+          EventFact("resume", D(2025, 5, 20)),
+          EventFact("conclude_hearing", D(2025, 5, 27))]
+    during = clock(compute_clocks(facts(State.HEARING, ev[:5]), D(2025, 5, 22), cal, P), "decision")
+    assert during.paused  # resumed from the suspension, but the hearing goes on
+    c = clock(compute_clocks(facts(State.LEGAL_REVIEW, ev), D(2025, 6, 1), cal, P), "decision")
+    assert c.paused_days == 20 and not c.paused
