@@ -230,6 +230,14 @@ SHARE_PART_LABELS = {
     "complainant": _l("Complainant's identity"),
 }
 
+VERIFY_PROBLEMS = {
+    "population_hash": _l("The population does not match its recorded SHA-256."),
+    "not_drawn": _l("Not drawn yet."),
+    "seed_hash": _l("The seed does not match its recorded SHA-256."),
+    "replay_failed": _l("The replay could not assign inspectors."),
+    "result_differs": _l("The replayed result differs from the recorded result."),
+}
+
 IMPORT_REASONS = {
     "missing_credit_code": _l("credit code missing"),
     "bad_credit_code": _l("invalid credit code"),

@@ -109,6 +109,7 @@ def register_template_helpers(app):
             "get_locale": get_locale,
             "ident": lambda x: x,
             "import_reason": lambda s: m.IMPORT_REASONS.get(s, s),
+            "verify_problem": lambda s: m.VERIFY_PROBLEMS.get(s, s),
             "referral_state_label": lambda s: m.REFERRAL_STATE_LABELS.get(s, s),
             "referral_action_label": lambda s: m.REFERRAL_ACTION_LABELS.get(s, s),
             "referral_clock_label": lambda s: m.REFERRAL_CLOCK_LABELS.get(s, s),

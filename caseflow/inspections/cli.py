@@ -16,7 +16,7 @@ draw_cli = AppGroup("draw", help="Verifiable random draws.")
 def verify_cmd(draw_id: int):
     """Replay a draw and confirm it matches its commitment and recorded result."""
     from caseflow.inspections.models import Draw
-    from caseflow.inspections.operations import verify_draw
+    from caseflow.inspections.operations import VERIFY_PROBLEMS, verify_draw
 
     d = db.session.get(Draw, draw_id)
     if d is None:
@@ -27,6 +27,6 @@ def verify_cmd(draw_id: int):
     click.echo(f"seed sha256 {d.seed_hash}; seed {d.seed or '(not revealed)'}")
     if problems:
         for p in problems:
-            click.echo(f"FAILED: {p}", err=True)
+            click.echo(f"FAILED: {VERIFY_PROBLEMS[p]}", err=True)
         sys.exit(1)
     click.echo(f"OK: replayed {len(d.result['targets'])} targets, identical to the recorded result")

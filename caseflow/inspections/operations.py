@@ -495,24 +495,35 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
     return out
 
 
+#: what verify_draw can report, in English for the command line (the page translates them)
+VERIFY_PROBLEMS = {
+    "population_hash": "population hash does not match the commitment",
+    "not_drawn": "not drawn yet",
+    "seed_hash": "seed does not match the committed seed hash",
+    "replay_failed": "the replay could not assign inspectors",
+    "result_differs": "replayed result differs from the recorded result",
+}
+
+
 def verify_draw(draw: Draw) -> list[str]:
-    """Replay a draw from its published seed and population; problems, or [] when it holds."""
+    """Replay a draw from its published seed and population; problem codes (keys of
+    VERIFY_PROBLEMS), or [] when it holds."""
     problems = []
     codes = [c for c, _ in draw.population]
     if r.population_hash(codes) != draw.population_hash:
-        problems.append("population hash does not match the commitment")
+        problems.append("population_hash")
     if draw.state != "drawn" or not draw.seed:
-        return problems + ["not drawn yet"]
+        return problems + ["not_drawn"]
     if r.sha256(draw.seed) != draw.seed_hash:
-        problems.append("seed does not match the committed seed hash")
+        problems.append("seed_hash")
     try:
         again = r.result_json(r.draw(draw.seed, [tuple(x) for x in draw.population], draw.quotas,
                                      draw.roster, {tuple(x) for x in draw.conflicts},
                                      draw.plan_item.inspectors_per_target))
-    except r.DrawError as e:
-        return problems + [f"replay failed: {e.code}"]
+    except r.DrawError:
+        return problems + ["replay_failed"]
     if again != draw.result:
-        problems.append("replayed result differs from the recorded result")
+        problems.append("result_differs")
     return problems
 
 

@@ -40,6 +40,12 @@ def decision_of(case: Case) -> PenaltyDecision | None:
     return db.session.scalar(select(PenaltyDecision).where(PenaltyDecision.case_id == case.id))
 
 
+def can_view_decision(user, case: Case) -> bool:
+    """The decision document stays with the owning agency, like the publication queue
+    (``visible_decisions``): a share of the case does not extend to it."""
+    return case.owner_agency_id == user.agency_id and user.works_cases
+
+
 def can_record(user, case: Case) -> bool:
     return (case.owner_agency_id == user.agency_id and user.has_role(Role.CASE_OFFICER)
             and case.state in DECIDED_STATES

@@ -44,10 +44,12 @@ def _values_of(d: PenaltyDecision) -> dict:
 @login_required
 def decision(case_id: int):
     case = case_ops.get_case(current_user, case_id)
+    if not ops.can_view_decision(current_user, case):
+        abort(404)
     existing = ops.decision_of(case)
     if request.method == "GET":
         if existing is None and not ops.can_record(current_user, case):
-            abort(404 if case.owner_agency_id != current_user.agency_id else 403)
+            abort(403)
         values = _values_of(existing) if existing else ops.defaults_for(case)
         return render_template("penalties/decision_form.html", case=case, decision=existing,
                                values=values, errors={}, can_edit=ops.can_record(current_user, case),
@@ -85,7 +87,7 @@ def decision_pdf(case_id: int):
 
     case = case_ops.get_case(current_user, case_id)
     d = ops.decision_of(case)
-    if d is None or case.owner_agency_id != current_user.agency_id:
+    if d is None or not ops.can_view_decision(current_user, case):
         abort(404)
     with force_locale("zh_Hans_CN"):
         pdf = render_pdf("pdf/penalty_decision.html", d=d, case=case)

@@ -108,9 +108,14 @@ def test_commit_draw_verify_and_results(app, setup, login_as):
         if i.business.risk_class == "D":
             assert "insp0" not in {u.username for u in i.inspectors}
     # tampering is detected by the replay
-    d.result = {"targets": list(reversed(d.result["targets"]))}
-    assert ops.verify_draw(d)
-    db.session.rollback()
+    recorded = d.result
+    d.result = {"targets": list(reversed(recorded["targets"]))}
+    db.session.commit()
+    assert ops.verify_draw(d) == ["result_differs"]
+    page = login_as(app.test_client(), "approver").get(f"/inspections/draws/{d.id}")
+    assert "复核结果与记录结果不一致" in page.text  # shown translated on the page
+    d.result = recorded
+    db.session.commit()
     r = app.test_cli_runner().invoke(args=["caseflow", "draw", "verify", str(d.id)])
     assert r.exit_code == 0 and "OK" in r.output
     # the inspector drawn enters and publishes; another cannot

@@ -241,3 +241,21 @@ def test_change_starts_the_withdrawal_clock(app, decided, login_as):
         "action": "withdraw", "reason": "撤销后撤下公示"}).status_code == 302
     db.session.refresh(d)
     assert d.withdrawn_on and "withdraw" not in pops.status(d)["overdue"]
+
+
+def test_shared_case_does_not_open_its_decision(app, decided, login_as, world):
+    """A share of the case is not a share of its decision (ID numbers, facts): the decision
+    page follows the queue's rule, owning agency only."""
+    from caseflow.sharing.operations import grant_share
+
+    officer, pub, d = publish_all(app, login_as, decided)
+    grant_share(world.officer, decided, world.culture.id, "联合执法", ["details"], None)
+    db.session.commit()
+    other = login_as(app.test_client(), "other")
+    assert other.get(f"/cases/{decided.id}").status_code == 200  # the shared case itself
+    r = other.get(f"/cases/{decided.id}/decision")
+    assert r.status_code == 404 and "王某" not in r.text
+    assert other.get(f"/cases/{decided.id}/decision.pdf").status_code == 404
+    assert other.post(f"/cases/{decided.id}/decision",
+                      data=decision_form(decided, number="改")).status_code == 404
+    assert officer.get(f"/cases/{decided.id}/decision").status_code == 200
