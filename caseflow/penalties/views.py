@@ -110,6 +110,13 @@ def _require_queue_reader():
 @login_required
 def queue():
     _require_queue_reader()
+    return _queue_page()
+
+
+def _queue_page(open_id=None, open_action=None, errors=None, values=None, message=None,
+                status=200):
+    """The queue; after a refused action, that decision's form is open with the error and
+    what the publisher typed."""
     today = today_local()
     rows = []
     for d in db.session.scalars(ops.visible_decisions(current_user)
@@ -124,7 +131,9 @@ def queue():
     batches = db.session.scalars(select(ExportBatch).where(
         ExportBatch.agency_id == current_user.agency_id).order_by(ExportBatch.id.desc()).limit(20)).all()
     return render_template("penalties/queue.html", rows=rows, today=today, batches=batches,
-                           is_publisher=current_user.has_role(Role.PUBLISHER))
+                           is_publisher=current_user.has_role(Role.PUBLISHER), open_id=open_id,
+                           open_action=open_action, errors=errors or {}, values=values or {},
+                           message=message), status
 
 
 @bp.route("/publications/<int:decision_id>/actions", methods=["POST"])
@@ -155,9 +164,11 @@ def act(decision_id: int):
             raise InvalidInput({"action": messages.text("enum")})
     except CaseFlowError as e:
         db.session.rollback()
-        errs = getattr(e, "errors", None)
-        flash(("；".join(errs.values()) if errs else e.message), "error")
-        return redirect(url_for("penalties.queue") + f"#decision-{decision_id}"), 303
+        values = {k: f.get(k, "") for k in ("changed_on", "reason", "corrected", "committed",
+                                            "no_repeat", "not_listed")}
+        errs = getattr(e, "errors", None) or {}
+        return _queue_page(decision_id, action, errs, values, None if errs else e.message,
+                           e.status)
     db.session.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("penalties.queue") + f"#decision-{decision_id}")

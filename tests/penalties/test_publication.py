@@ -122,7 +122,10 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     # withdraw: off the public page at once
     r = pub.post(f"/publications/{d.id}/actions", data={"action": "withdraw", "reason": "",
                                                          "changed_on": today_local().isoformat()})
-    assert r.status_code == 303
+    assert r.status_code == 422
+    # the refused form stays open with the error and the date the publisher typed
+    assert 'id="withdraw-reason-error"' in r.text
+    assert f'name="changed_on" value="{today_local().isoformat()}"' in r.text
     assert pub.post(f"/publications/{d.id}/actions", data={
         "action": "withdraw", "reason": "复议决定撤销原处罚决定",
         "changed_on": today_local().isoformat()}).status_code == 302
@@ -151,7 +154,7 @@ def test_warning_only_never_published(app, make_case, drive, world, make_user, l
     assert r.status_code == 302
     d = db.session.scalar(select(PenaltyDecision))
     pub = login_as(app.test_client(), "publisher")
-    assert pub.post(f"/publications/{d.id}/actions", data={"action": "publish_platform"}).status_code == 303
+    assert pub.post(f"/publications/{d.id}/actions", data={"action": "publish_platform"}).status_code == 409
     db.session.refresh(d)
     assert d.platform_published_on is None
     rows = list(csv.reader(io.StringIO(pub.get("/publications/export.csv").get_data().decode("utf-8-sig"))))
@@ -160,7 +163,7 @@ def test_warning_only_never_published(app, make_case, drive, world, make_user, l
 
 def test_only_publishers_publish_and_other_agencies_see_nothing(app, decided, login_as, world):
     officer, pub, d = publish_all(app, login_as, decided)
-    assert officer.post(f"/publications/{d.id}/actions", data={"action": "publish_platform"}).status_code == 303
+    assert officer.post(f"/publications/{d.id}/actions", data={"action": "publish_platform"}).status_code == 403
     assert officer.get("/publications/export.csv").status_code == 403
     other = login_as(app.test_client(), "other")
     assert other.get(f"/cases/{decided.id}/decision").status_code == 404
@@ -197,10 +200,10 @@ def test_end_early_needs_every_condition(app, decided, login_as, drive):
           "not_listed": "y", "reason": "当事人已履行义务并改正"}
     for missing in ("corrected", "committed", "no_repeat", "not_listed"):
         form = {k: v for k, v in ok.items() if k != missing}
-        assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 303
+        assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 409
     db.session.refresh(d)
     assert d.ended_on is None
-    assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 303  # fine unpaid
+    assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 409  # fine unpaid
     drive(decided, "serve", "record_payment")
     assert pub.post(f"/publications/{d.id}/actions", data=ok).status_code == 302
     db.session.refresh(d)
@@ -211,7 +214,7 @@ def test_credit_repair_waits_six_months(app, decided, login_as):
     officer, pub, d = publish_all(app, login_as, decided)
     pub.post(f"/publications/{d.id}/actions", data={"action": "publish_enterprise"})
     form = {"action": "repair", "reason": "信用修复决定书〔2026〕1号"}
-    assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 303
+    assert pub.post(f"/publications/{d.id}/actions", data=form).status_code == 409
     db.session.refresh(d)
     assert d.repaired_on is None
     d.enterprise_published_on = today_local() - dt.timedelta(days=190)
@@ -230,7 +233,7 @@ def test_change_starts_the_withdrawal_clock(app, decided, login_as):
     changed = today_local() - dt.timedelta(days=10)
     r = pub.post(f"/publications/{d.id}/actions", data={"action": "record_change", "reason": "",
                                                          "changed_on": changed.isoformat()})
-    assert r.status_code == 303
+    assert r.status_code == 422
     assert pub.post(f"/publications/{d.id}/actions", data={
         "action": "record_change", "reason": "行政复议决定撤销",
         "changed_on": changed.isoformat()}).status_code == 302
