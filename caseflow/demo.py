@@ -28,6 +28,12 @@ AGENCIES = [
     ("sj-procuratorate", "procuratorate", "上海市松江区人民检察院", "沪松检"),
 ]
 
+#: agencies of other G60 cities (cross-region actions), with their region
+G60_AGENCIES = [
+    ("jx-amr", "market_supervision", "嘉兴市市场监督管理局", "嘉市监", "浙江省嘉兴市"),
+    ("sz-amr", "market_supervision", "苏州市市场监督管理局", "苏市监", "江苏省苏州市"),
+]
+
 USERS = [
     # username, agency, roles, display name
     ("sj_inspector", "sj-amr", ["inspector"], "王建国（执法人员）"),
@@ -49,6 +55,9 @@ USERS = [
     ("culture_reviewer", "sj-culture", ["legal_reviewer"], "邓琳（法制审核）"),
     ("ipo_officer", "sj-ipo", ["case_officer", "inspector"], "林晓（知识产权局）"),
     ("procurator", "sj-procuratorate", ["inspector"], "何平（检察官）"),
+    ("jx_coordinator", "jx-amr", ["coordinator"], "沈佳（嘉兴协调员）"),
+    ("jx_inspector", "jx-amr", ["inspector", "case_officer"], "钱程（嘉兴执法人员）"),
+    ("sz_inspector", "sz-amr", ["inspector", "case_officer"], "顾磊（苏州执法人员）"),
 ]
 
 BRANDS = ["耐克", "阿迪达斯", "香奈儿", "路易威登", "华为", "小米", "茅台", "五粮液", "迪士尼",
@@ -111,6 +120,9 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
     for code, kind, name, prefix in AGENCIES:
         agencies[code] = create_agency(code, kind, name, prefix, region="上海市松江区",
                                        credit_code=ids.make_credit_code(rng, "310117", "11"))
+    for code, kind, name, prefix, region in G60_AGENCIES:
+        agencies[code] = create_agency(code, kind, name, prefix, region=region,
+                                       credit_code=ids.make_credit_code(rng, "330400", "11"))
     logins = []
     users = {}
     for username, agency, roles, display in USERS:
@@ -139,7 +151,88 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
             db.session.flush()
     _seed_decisions(rng, users, today)
     _seed_inspections(rng, users, today)
+    _seed_actions(rng, users, agencies, today)
     return logins
+
+
+KEY_TRADEMARKS = [  # registration number, mark, holder, classes, city
+    ("1234567", "佘山兰笋", "上海佘山农业专业合作社", "29,31", "松江"),
+    ("2345678", "泗泾米酒", "上海泗泾酿造有限公司", "33", "松江"),
+    ("3456789", "五芳斋", "浙江五芳斋实业股份有限公司", "30", "嘉兴"),
+    ("4567890", "苏绣", "苏州刺绣行业协会", "24,26", "苏州"),
+]
+
+
+def _seed_actions(rng, users, agencies, today):
+    """The shared key-trademark list, a completed special action and an open G60 action with
+    tasks in every state."""
+    from caseflow.actions import operations as aops
+    from caseflow.actions.models import KeyTrademark
+
+    for number, mark, holder, classes, city in KEY_TRADEMARKS:
+        db.session.add(KeyTrademark(reg_number=number, mark=mark, holder=holder, classes=classes,
+                                    city=city, listed_on=today - dt.timedelta(days=90),
+                                    listed_by_agency_id=agencies["sj-amr"].id))
+    coord, jx_coord = users["sj_coordinator"], users["jx_coordinator"]
+    start = max(dt.date(today.year, 1, 1), today - dt.timedelta(days=45))
+    done = aops.create_action(coord, {
+        "name": f"{today.year}年“铁拳”农资打假专项行动", "kind": "special",
+        "period_start": start.isoformat(), "period_end": (today + dt.timedelta(days=10)).isoformat(),
+        "objectives": "清查农资市场，打击假冒伪劣农资和商标侵权。",
+        "participants": [str(agencies["sj-culture"].id)]})
+    (task,) = aops.assign_tasks(coord, done, {"title": "农资市场全面排查", "due_on": (
+        today + dt.timedelta(days=5)).isoformat(), "assignees": [f"user:{users['sj_officer'].id}"]})
+    aops.task_action(users["sj_officer"], task, "accept", {})
+    aops.submit_report(users["sj_officer"], task, {"places_inspected": "46", "cases_filed": "3",
+                                                   "goods_seized": "520", "goods_value": "86400",
+                                                   "narrative": "排查农资经营户46户，立案3起。", "final": "1"})
+    aops.review_report(coord, task, "verify", {})
+    aops.complete_action(coord, done, {"summary": "行动期间检查农资经营户46户，立案3起，查扣假冒化肥520袋。"})
+
+    g60 = aops.create_action(coord, {
+        "name": f"{today.year}年长三角G60科创走廊知识产权联合执法行动", "kind": "g60",
+        "period_start": (today - dt.timedelta(days=20)).isoformat(),
+        "period_end": (today + dt.timedelta(days=70)).isoformat(),
+        "objectives": "聚焦重点商标保护名录商标，联合打击跨区域制售假冒商品。",
+        "participants": [str(agencies[c].id) for c in ("jx-amr", "sz-amr", "sj-culture")]})
+    market = aops.add_target(coord, g60, {"kind": "market", "target_name": "松江九亭小商品市场",
+                                          "target_detail": "松江区九亭镇沪亭北路"})
+    aops.add_target(coord, g60, {"kind": "trademark", "reg_number": "3456789"})
+    aops.add_target(coord, g60, {"kind": "platform", "target_name": "某电商平台“五芳斋”相关网店",
+                                 "target_detail": "https://shop.example.cn/"})
+    due = (today + dt.timedelta(days=30)).isoformat()
+    tasks = aops.assign_tasks(coord, g60, {
+        "title": "重点市场商标侵权排查", "due_on": due, "target_id": str(market.id),
+        "assignees": [f"agency:{agencies[c].id}" for c in ("jx-amr", "sz-amr", "sj-culture")]
+        + [f"user:{users['sj_officer2'].id}"]})
+    jx_task, sz_task, culture_task, own_task = tasks
+    aops.task_action(users["jx_inspector"], jx_task, "accept", {})
+    aops.submit_report(users["jx_inspector"], jx_task, {
+        "places_inspected": "28", "cases_filed": "2", "goods_seized": "1300", "goods_value": "152000",
+        "referrals": "1", "narrative": "检查嘉兴市场经营户28户，查获假冒“五芳斋”粽子1300盒。"})
+    aops.review_report(coord, jx_task, "verify", {})
+    aops.task_action(users["sz_inspector"], sz_task, "accept", {})
+    aops.submit_report(users["sz_inspector"], sz_task, {
+        "places_inspected": "15", "narrative": "已检查15户，未发现问题。"})
+    aops.task_action(users["culture_approver"], culture_task, "decline",
+                     {"reason": "本队负责版权，建议改派市场监管部门。"})
+    aops.task_action(users["sj_officer2"], own_task, "accept", {})
+    # cases opened during the action are linked to it (its figures count them); one concerns
+    # a listed key trademark and is flagged
+    for who, place, number in ((users["jx_inspector"], "嘉兴市南湖区中山东路", "3456789"),
+                               (users["sj_officer2"], "松江区九亭镇沪亭北路", "")):
+        party = {"kind": "business", "name": place[3:7] + rng.choice(SHOPS),
+                 "credit_code": ids.make_credit_code(rng), "address": place}
+        ops.create_clue(who, ClueIn(
+            title=f"{party['name']}涉嫌销售假冒注册商标的商品（联合执法发现）", channel="inspection",
+            ip_type="trademark", received_at=today - dt.timedelta(days=rng.randint(0, 10)),
+            description="联合执法行动中现场检查发现。", location=place,
+            infringement_kind="销售假冒注册商标的商品",
+            trademark_numbers=[number] if number else [], joint_action_id=g60.id,
+            parties=[party], goods=[{"name": "粽子礼盒", "quantity": "300", "unit": "盒",
+                                     "value": "36000"}],
+            amounts={"illegal_business_volume": Decimal("36000")}))
+    db.session.flush()
 
 
 def _seed_inspections(rng, users, today):

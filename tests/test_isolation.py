@@ -228,3 +228,115 @@ def test_shared_parts_vanish_when_revoked(app, seeded):
     db.session.commit()
     r = client.get(f"/cases/{case.id}")
     assert r.status_code == 404 and marker("amr", 1, "party") not in r.get_data(as_text=True)
+
+
+# ----------------------------------------------------------------------------- joint actions
+
+#: markers in a joint action led by amr with culture taking part, and who may see each
+ACTION_MARKERS = {"AXOBJZ": {"amr", "culture"}, "AXAMRTASKZ": {"amr"},
+                  "AXCULTASKZ": {"amr", "culture"}, "AXCULREPZ": {"amr", "culture"}}
+
+
+@pytest.fixture()
+def action_world(seeded):
+    import datetime as dt
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from caseflow.actions import operations as aops
+    from caseflow.core.timeutil import today_local
+
+    agencies, users, cases, referral = seeded
+    today = today_local()
+    coord = users[("amr", "coordinator")]
+    action = aops.create_action(coord, {
+        "name": "联合行动", "kind": "joint", "objectives": "目标AXOBJZ",
+        "period_start": today.isoformat(), "period_end": (today + dt.timedelta(days=30)).isoformat(),
+        "participants": [str(agencies["culture"].id)]})
+    due = (today + dt.timedelta(days=10)).isoformat()
+    (own,) = aops.assign_tasks(coord, action, {"title": "本局任务AXAMRTASKZ", "due_on": due,
+                                               "assignees": [f"agency:{agencies['amr'].id}"]})
+    (theirs,) = aops.assign_tasks(coord, action, {"title": "文化任务AXCULTASKZ", "due_on": due,
+                                                  "assignees": [f"agency:{agencies['culture'].id}"]})
+    worker = users[("culture", "inspector")]
+    aops.task_action(worker, theirs, "accept", {})
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    report = aops.submit_report(worker, theirs, {"places_inspected": "3", "narrative": "进展AXCULREPZ"},
+                                [FileStorage(io.BytesIO(png), filename="AXCULREPZ.png")])
+    # a case of amr opened during the action: counted on the board, never shown to culture
+    case = cases[("amr", 1)]
+    case.joint_action_id = action.id
+    db.session.commit()
+    return action, own, theirs, report.attachments[0]
+
+
+def action_snapshot():
+    from caseflow.actions.models import ActionEvent, ActionTask, JointAction, TaskReport
+
+    return (db.session.scalar(select(func.count()).select_from(ActionEvent)),
+            db.session.scalar(select(func.count()).select_from(TaskReport)),
+            tuple(db.session.execute(select(ActionTask.id, ActionTask.state, ActionTask.version,
+                                            ActionTask.assignee_agency_id).order_by(ActionTask.id))),
+            tuple(db.session.execute(select(JointAction.id, JointAction.state,
+                                            JointAction.version))))
+
+
+def test_joint_action_isolation(app, seeded, action_world, capsys):
+    agencies, users, cases, _referral = seeded
+    action, own, theirs, attachment = action_world
+    before = action_snapshot()
+    gets = ["/actions/", f"/actions/{action.id}", f"/actions/tasks/{own.id}",
+            f"/actions/tasks/{theirs.id}", f"/actions/{action.id}/figures.csv",
+            f"/actions/attachments/{attachment.id}", f"/cases/?joint_action={action.id}"]
+    posts = [(f"/actions/{action.id}/tasks", {"title": "新任务", "due_on": "2099-01-01",
+                                              "assignees": [f"agency:{agencies['culture'].id}"]}),
+             (f"/actions/{action.id}/tasks/reassign", {"task_ids": [str(own.id), str(theirs.id)],
+                                                       "assignee": f"agency:{agencies['ipo'].id}"}),
+             (f"/actions/{action.id}/edit", {"name": "改名", "participants": []}),
+             (f"/actions/{action.id}/complete", {"summary": "完成完成完成完成完成"}),
+             (f"/actions/{action.id}/cancel", {"summary": "撤销撤销撤销撤销撤销"}),
+             (f"/actions/{action.id}/targets", {"kind": "market", "target_name": "市场"}),
+             (f"/actions/tasks/{own.id}/accept", {}),
+             (f"/actions/tasks/{theirs.id}/verify", {}),
+             (f"/actions/tasks/{theirs.id}/return", {"reason": "退回退回"}),
+             (f"/actions/tasks/{theirs.id}/report", {"narrative": "报告报告", "places_inspected": "1"})]
+    attempts, problems = 0, []
+    for (code, role), user in users.items():
+        sess = start_session(user)
+        db.session.commit()
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["_user_id"] = sess.id
+        member = code in ("amr", "culture") and user.works_cases
+        for url in gets:
+            r = client.get(url)
+            attempts += 1
+            body = r.get_data().decode("utf-8", "replace")
+            problems += [(code, role, url, m) for m in leaked(body, code)]
+            for mk, allowed in ACTION_MARKERS.items():
+                if mk in body and not (user.works_cases and code in allowed):
+                    problems.append((code, role, url, mk))
+            if url.startswith(f"/actions/{action.id}") and not member and r.status_code == 200:
+                problems.append((code, role, url, f"status {r.status_code}"))
+            if "/attachments/" in url and r.status_code == 200 and not member:
+                problems.append((code, role, url, "attachment served"))
+        for url, data in posts:
+            lead = code == "amr" and role == "coordinator"
+            assignee = (code == "amr" and f"/tasks/{own.id}/" in url) or \
+                (code == "culture" and f"/tasks/{theirs.id}/report" in url)
+            if lead or assignee:
+                continue  # the lead's and the assignees' own steps are tested in tests/actions
+            r = client.post(url, data=data)
+            attempts += 1
+            body = r.get_data(as_text=True)
+            for mk, allowed in ACTION_MARKERS.items():
+                if mk in body and not (user.works_cases and code in allowed):
+                    problems.append((code, role, url, mk))
+            if r.status_code < 400:
+                problems.append((code, role, url, f"status {r.status_code}"))
+        db.session.expire_all()
+    after = action_snapshot()
+    print(f"\naction isolation: {attempts} requests by {len(users)} users, {len(problems)} problems")
+    assert not problems, problems[:20]
+    assert after == before, "a request by someone without the right changed a joint action"

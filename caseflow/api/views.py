@@ -85,6 +85,7 @@ def case_out(user, case: Case) -> CaseOut:
         trademark_numbers=[n for n in (case.trademark_numbers or "").split(",") if n],
         received_at=case.received_on, description=case.description, location=case.location,
         is_major=case.is_major, version=case.version,
+        joint_action_id=case.joint_action_id if case.owner_agency_id == user.agency_id else None,
         parties=[PartyOut(kind=p.kind, name=p.name, credit_code=p.credit_code,
                           id_number=p.id_number, address=p.address) for p in case.parties],
         goods=[GoodsOut(name=g.name, quantity=g.quantity, unit=g.unit, value=g.value)

@@ -72,6 +72,8 @@ class Case(db.Model):
     repeat_offence: Mapped[bool] = mapped_column(Boolean, default=False)  # 二年内受过处罚
     #: 以罚代刑 guard: why a case meeting a criminal threshold was decided administratively
     no_referral_reason: Mapped[str | None] = mapped_column(Text)
+    #: the joint action (专项行动) during which the case was opened; its figures count it
+    joint_action_id: Mapped[int | None] = mapped_column(ForeignKey("joint_action.id"), index=True)
 
     state: Mapped[str] = mapped_column(String(32), default=State.CLUE.value)
     state_reason: Mapped[str | None] = mapped_column(Text)

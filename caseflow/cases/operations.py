@@ -158,6 +158,12 @@ def _apply_fields(case: Case, data: CaseFieldsIn) -> dict:
     put("reporter_name", data.reporter_name)
     put("reporter_contact", data.reporter_contact)
     put("is_major", data.is_major)
+    from caseflow.actions.operations import check_case_link
+
+    code = check_case_link(case.owner_agency_id, data.joint_action_id, case.joint_action_id)
+    if code:
+        raise InvalidInput({"joint_action_id": messages.text(code)})
+    put("joint_action_id", data.joint_action_id)
     put("multiple_marks", data.multiple_marks)
     put("repeat_offence", data.repeat_offence)
     for f in AMOUNT_FIELDS:

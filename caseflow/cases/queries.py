@@ -31,6 +31,7 @@ class CaseFilters:
     channel: str | None = None
     officer: int | None = None
     overdue: bool = False
+    joint_action: int | None = None
     q: str = ""
 
     @classmethod
@@ -51,6 +52,12 @@ class CaseFilters:
                 errors["officer"] = message("int_parsing")
             else:
                 f.officer = int(officer)
+        action = (args.get("joint_action") or "").strip()
+        if action:
+            if not (action.isascii() and action.isdigit()) or int(action) > MAX_ID:
+                errors["joint_action"] = message("int_parsing")
+            else:
+                f.joint_action = int(action)
         f.overdue = (args.get("overdue") or "").lower() in ("1", "true", "yes", "on")
         f.q = re.sub(r"[\x00-\x1f\x7f]", "", args.get("q") or "").strip()[:100]
         if errors:
@@ -69,6 +76,8 @@ def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
     if f.officer:
         cond.append(Case.id.in_(select(case_officer_table.c.case_id)
                                 .where(case_officer_table.c.user_id == f.officer)))
+    if f.joint_action:
+        cond.append(Case.joint_action_id == f.joint_action)
     if f.overdue:
         cond.append(Case.next_due_on < today_local())
     if f.q:

@@ -101,6 +101,8 @@ class CaseFieldsIn(_In):
     reporter_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     reporter_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     is_major: bool = False
+    joint_action_id: Annotated[int, Field(ge=1, lt=2**31)] | None = Field(
+        default=None, description="The joint action (专项行动) the case was opened during")
     multiple_marks: bool = Field(default=False, description="两种以上注册商标 (lower thresholds)")
     repeat_offence: bool = Field(default=False, description="二年内因同类行为受过行政处罚")
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
@@ -261,6 +263,7 @@ class CaseOut(BaseModel):
     description: str
     location: str
     is_major: bool
+    joint_action_id: int | None = Field(default=None, description="The joint action the case is linked to")
     version: int
     parties: list[PartyOut]
     goods: list[GoodsOut] = Field(default_factory=list)

@@ -28,8 +28,22 @@ CASE_TEXT_FIELDS = ("title", "channel", "ip_type", "received_at", "description",
                     "infringement_kind", "trademark_numbers", "reporter_name", "reporter_contact")
 
 
-def _choices():
+def _action_options(case: Case | None = None) -> list[tuple[int, str]]:
+    """Joint actions a case of the user's agency may be linked to (and its current one)."""
+    from caseflow.actions.models import JointAction
+    from caseflow.actions.operations import linkable_actions
+
+    if not getattr(current_user, "is_authenticated", False) or not current_user.works_cases:
+        return []
+    actions = linkable_actions(current_user.agency_id)
+    if case is not None and case.joint_action_id and case.joint_action_id not in {a.id for a in actions}:
+        actions.insert(0, db.session.get(JointAction, case.joint_action_id))
+    return [(a.id, a.name) for a in actions if a is not None]
+
+
+def _choices(case: Case | None = None):
     return {
+        "joint_actions": _action_options(case),
         "states": list(State),
         "channels": list(Channel),
         "ip_types": list(IPType),
@@ -52,6 +66,7 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     values["multiple_marks"] = form.get("multiple_marks") == "y"
     values["repeat_offence"] = form.get("repeat_offence") == "y"
     values["version"] = form.get("version", "")
+    values["joint_action_id"] = form.get("joint_action_id", "")
     for f in AMOUNT_FIELDS:
         values[f"amounts-{f}"] = form.get(f"amounts-{f}", "")
     rows = sorted({int(k.split("-")[1]) for k in form if k.startswith("parties-")
@@ -69,6 +84,7 @@ def _form_values(form) -> tuple[dict, dict, list[int]]:
     if not payload["received_at"]:
         payload.pop("received_at")
     payload["is_major"] = values["is_major"]
+    payload["joint_action_id"] = values["joint_action_id"].strip() or None
     payload["multiple_marks"] = values["multiple_marks"]
     payload["repeat_offence"] = values["repeat_offence"]
     payload["amounts"] = {f: values[f"amounts-{f}"] for f in AMOUNT_FIELDS
@@ -116,6 +132,7 @@ def _case_values(case: Case) -> dict:
         "trademark_numbers": case.trademark_numbers.replace(",", ", "),
         "reporter_name": case.reporter_name, "reporter_contact": case.reporter_contact,
         "is_major": case.is_major, "version": case.version,
+        "joint_action_id": str(case.joint_action_id or ""),
         "multiple_marks": case.multiple_marks, "repeat_offence": case.repeat_offence,
         "parties": [{"kind": p.kind, "name": p.name, "credit_code": p.credit_code or "",
                      "id_number": p.id_number or "", "address": p.address} for p in case.parties]
@@ -151,7 +168,12 @@ def list_cases():
                                                 current_app.config["PAGE_SIZE"], messages.text)
     counts = queries.state_counts(current_user, filters)
     officers = _agency_officers()
+    from caseflow.actions.operations import listed_numbers
+    from caseflow.actions.rules import trademark_numbers
+
+    key_listed = listed_numbers({n for c in items for n in trademark_numbers(c.trademark_numbers)})
     return render_template("cases/list.html", items=items, next_cursor=next_cursor,
+                           key_listed=key_listed,
                            counts=counts, total=sum(counts.values()), filters=filters,
                            errors=errors, officers=officers, today=today_local(),
                            can_create=can_create_clue(current_user), **_choices()), \
@@ -204,7 +226,7 @@ def edit(case_id: int):
         abort(403)
     if request.method == "GET":
         return render_template("cases/form.html", values=_case_values(case), errors={}, case=case,
-                               **_choices())
+                               **_choices(case))
     values, payload, party_rows = _form_values(request.form)
     payload["version"] = values["version"]
     try:
@@ -213,18 +235,18 @@ def edit(case_id: int):
     except ValidationError as e:
         return render_template("cases/form.html", values=values,
                                errors=_form_errors(e, party_rows, values["_goods_rows"]),
-                               case=case, **_choices()), 422
+                               case=case, **_choices(case)), 422
     except StaleVersion as e:
         db.session.rollback()
         current = ops.get_case(current_user, case_id)
         saved = _case_values(current)
         values["version"] = current.version  # a deliberate second save replaces theirs
         return render_template("cases/form.html", values=values, errors={}, case=current,
-                               conflict=e.message, saved=saved, **_choices()), 409
+                               conflict=e.message, saved=saved, **_choices(current)), 409
     except InvalidInput as e:
         db.session.rollback()
         return render_template("cases/form.html", values=values, errors=e.errors, case=case,
-                               **_choices()), 422
+                               **_choices(case)), 422
     db.session.commit()
     flash(_("Changes saved."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
@@ -253,8 +275,17 @@ def _render_detail(case: Case, status: int = 200, action_errors=None, open_actio
     case_referrals = list(db.session.scalars(
         referrals.visible_referrals(current_user).where(Referral.case_id == case.id)
         .order_by(Referral.id.desc())))
+    from caseflow.actions import access as action_access
+    from caseflow.actions.models import JointAction
+    from caseflow.actions.operations import listed_trademarks
+
+    key_marks = listed_trademarks(case.trademark_numbers)
+    joint_action = db.session.get(JointAction, case.joint_action_id) if case.joint_action_id else None
+    if joint_action is not None and not action_access.sees_action(current_user, joint_action):
+        joint_action = None
     return render_template(
         "cases/detail.html", case=case, clocks=clocks, today=today, parts=parts, owner=owner,
+        key_marks=key_marks, joint_action=joint_action,
         matches=matches, referrals=case_referrals,
         referral_answered=referrals.referral_answered_by_police(case) if owner else False,
         can_refer=owner and current_user.has_role(Role.CASE_OFFICER)

@@ -602,10 +602,14 @@ def public_results(q: str = "", limit: int = 300) -> list[Inspection]:
 
 
 def yearly_progress(agency_id: int, today: dt.date | None = None) -> r.Pace:
-    """Dual-random inspections drawn this year count toward the yearly target (SPEC §5)."""
+    """Dual-random inspections drawn this year and joint actions completed this year (led or
+    taken part in) count toward the yearly target (SPEC §5)."""
+    from caseflow.actions.operations import completed_count
+
     today = today or today_local()
-    done = db.session.scalar(select(func.count(func.distinct(PlanItem.id))).join(
+    drawn = db.session.scalar(select(func.count(func.distinct(PlanItem.id))).join(
         Draw, Draw.plan_item_id == PlanItem.id).join(InspectionPlan).where(
         InspectionPlan.agency_id == agency_id, Draw.state == "drawn",
         InspectionPlan.year == today.year)) or 0
+    done = drawn + completed_count(agency_id, today.year)
     return r.yearly_pace(current_app.config["YEARLY_ACTION_TARGET"], done, today)

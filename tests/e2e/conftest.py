@@ -9,7 +9,10 @@ untouched for the other tests):
                  ``jingan``: a second market-supervision agency with its own team and a
                  publisher, so its cases never take numbers from Songjiang's sequence;
                  ``jiading``: a third one for the dual-random inspection journey, with a
-                 manager and four inspectors and no case at all).
+                 manager and four inspectors and no case at all; ``jiaxing``: a
+                 market-supervision agency of another G60 city, 浙江省嘉兴市, with one
+                 inspector, for the joint-action journey). Songjiang's region is 上海市松江区
+                 (G60 cross-region actions need agencies of two G60 cities).
 ``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
 ``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
                  page is saved as a screenshot under tests/e2e/artifacts/.
@@ -37,12 +40,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 AGENCY = {"code": "sj-amr", "kind": "market_supervision", "name": "上海市松江区市场监督管理局",
-          "case_prefix": "沪市监松处"}
+          "case_prefix": "沪市监松处", "region": "上海市松江区"}
 # username → (display name, roles)
 USERS = {
     "officer": ("张伟", ["case_officer", "inspector"]),
     "officer2": ("李娜", ["case_officer", "inspector"]),
     "approver": ("王强", ["approver"]),
+    "coordinator": ("韩冬", ["coordinator"]),  # runs joint actions (联合执法、G60专项行动)
 }
 # the recipients of a criminal referral (行刑衔接), each with one user
 POLICE = {"code": "sj-police", "kind": "police_econ", "name": "上海市公安局松江分局经济犯罪侦查支队",
@@ -77,6 +81,13 @@ JIADING_USERS = {
     "jd_insp3": ("何芳", ["inspector"]),
     "jd_insp4": ("高翔", ["inspector"]),
 }
+# a market-supervision agency of another G60 city for the joint-action journey (G60 跨区域联合
+# 执法): Songjiang's coordinator assigns it a task, its inspector reports
+JIAXING = {"code": "jx-amr", "kind": "market_supervision", "name": "嘉兴市市场监督管理局",
+           "case_prefix": "嘉市监处", "region": "浙江省嘉兴市"}
+JIAXING_USERS = {
+    "jx_inspector": ("沈佳怡", ["inspector"]),
+}
 
 
 def _free_port() -> int:
@@ -108,7 +119,7 @@ def live_server(tmp_path_factory):
     with app.app_context():
         upgrade()
         agency = create_agency(AGENCY["code"], AGENCY["kind"], AGENCY["name"],
-                               AGENCY["case_prefix"])
+                               AGENCY["case_prefix"], region=AGENCY["region"])
         for username, (display, roles) in USERS.items():
             user = create_user(agency, username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
@@ -129,6 +140,12 @@ def live_server(tmp_path_factory):
                                           JIADING["case_prefix"])
         for username, (display, roles) in JIADING_USERS.items():
             user = create_user(others["jiading"], username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
+        others["jiaxing"] = create_agency(JIAXING["code"], JIAXING["kind"], JIAXING["name"],
+                                          JIAXING["case_prefix"], region=JIAXING["region"])
+        for username, (display, roles) in JIAXING_USERS.items():
+            user = create_user(others["jiaxing"], username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
                                               display_name=display, roles=roles)
         db.session.commit()
