@@ -796,7 +796,7 @@ def action_figures(action: JointAction, today: dt.date | None = None) -> ActionF
                 rrow.pending = rrow.pending + _report_figures(rep)
     for agency_id, cf in case_figures(action.id).items():
         row_of(agency_id).cases = cf
-    out = list(rows.values())
+    out = sorted(rows.values(), key=lambda x: -x.overdue)  # overdue first, else lead first
     cases = CaseFigures(sum(x.cases.linked for x in out), sum(x.cases.filed for x in out),
                         sum((x.cases.goods_value for x in out), Decimal("0")),
                         sum(x.cases.referrals for x in out))

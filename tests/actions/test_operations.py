@@ -790,7 +790,11 @@ def test_figures_add_up(g60, action, make_case, drive):
     figs = ops.action_figures(action)
     expected = independent_figures(action.id)
     rows = {r.agency.id: r for r in figs.rows}
-    assert [r.agency.id for r in figs.rows] == [w.amr.id, w.culture.id, w.jx.id]
+    # overdue first; otherwise the lead, then the participants in their order
+    base = [w.amr.id, w.culture.id, w.jx.id]
+    assert [r.agency.id for r in figs.rows] == sorted(
+        base, key=lambda a: (-{r.agency.id: r.overdue for r in figs.rows}[a], base.index(a)))
+    assert figs.rows[0].overdue > 0 and figs.rows[0].agency.id == w.jx.id
     assert set(expected) == set(rows)
     for agency_id, row in rows.items():
         e = expected[agency_id]
