@@ -48,13 +48,15 @@ DEFAULTS = {
     "SMTP_USER": None,
     "SMTP_PASSWORD": None,
     "SMTP_STARTTLS": False,
+    # API create requests with an Idempotency-Key: the answer is kept this many days (≥ 7)
+    "IDEMPOTENCY_KEEP_DAYS": 8,
 }
 
 _INT_KEYS = {"UPLOAD_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
              "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
              "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET",
-             "REMINDER_INTERVAL_SECONDS", "SMTP_PORT"}
+             "REMINDER_INTERVAL_SECONDS", "SMTP_PORT", "IDEMPOTENCY_KEEP_DAYS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING", "SMTP_STARTTLS"}
 
 
@@ -116,5 +118,7 @@ def _finish(app) -> None:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
     if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
         raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if app.config["IDEMPOTENCY_KEEP_DAYS"] < 7:
+        raise ConfigError("IDEMPOTENCY_KEEP_DAYS must be at least 7")
     if not 0 < int(app.config["SMTP_PORT"]) < 65536:
         raise ConfigError("SMTP_PORT must be a TCP port (1–65535)")

@@ -9,3 +9,4 @@ from caseflow.penalties.models import *  # noqa: F401,F403
 from caseflow.inspections.models import *  # noqa: F401,F403
 from caseflow.reminders.models import *  # noqa: F401,F403
 from caseflow.actions.models import *  # noqa: F401,F403
+from caseflow.api.idempotency import IdempotencyKey  # noqa: F401

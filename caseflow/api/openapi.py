@@ -45,6 +45,13 @@ def build_openapi() -> dict:
             ("cursor", {"type": "string"}, "next_cursor of the previous page"),
         ]
     ]
+    idem = {"name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                       "pattern": "^[\\x21-\\x7e]+$"},
+            "description": "A key of the client's choosing (e.g. a UUID). A retry with the same "
+                           "key and body returns the stored answer (header Idempotent-Replayed: "
+                           "true) and changes nothing; kept at least 7 days. The same key with "
+                           "another body is refused (422)."}
     common = {"401": {"description": "Not authenticated", **err},
               "422": {"description": "Invalid input", **err}}
     return {
@@ -69,6 +76,7 @@ def build_openapi() -> dict:
                         "responses": {"200": {"description": "A page", **_json("CaseListOut")},
                                       **common}},
                 "post": {"summary": "Log a new clue",
+                         "parameters": [idem],
                          "requestBody": {"required": True, **_json("ClueIn")},
                          "responses": {"201": {"description": "Created", **_json("CaseOut")},
                                        **common}}},
@@ -92,7 +100,7 @@ def build_openapi() -> dict:
                               **common}}},
             "/cases/{id}/transitions": {"post": {
                 "summary": "Run a workflow action (or approve/deny a pending one)",
-                "parameters": [case_id],
+                "parameters": [case_id, idem],
                 "requestBody": {"required": True, **_json("TransitionIn")},
                 "responses": {"200": {"description": "The case after the action", **_json("CaseOut")},
                               "403": {"description": "Role not allowed", **err},

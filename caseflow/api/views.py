@@ -8,6 +8,7 @@ from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 
 from caseflow.accounts import operations as accounts
+from caseflow.api.idempotency import idempotent, respond
 from caseflow.cases import messages, operations as ops, queries
 from caseflow.cases.models import Case
 from caseflow.cases.schemas import (AmountsIn, GoodsOut, CaseListOut, CaseOut, CaseSummaryOut, CaseUpdateIn,
@@ -112,6 +113,13 @@ def case_out(user, case: Case) -> CaseOut:
     return out
 
 
+def _settle() -> None:
+    """Write the change and read it back as stored (e.g. 8000 → 8000.00), so the answer
+    stored with an idempotency key equals what a later GET returns."""
+    db.session.flush()
+    db.session.expire_all()
+
+
 def _record_read(case: Case) -> None:
     from caseflow.sharing.operations import record_read
 
@@ -144,12 +152,13 @@ def list_cases():
 
 
 @bp.route("/cases", methods=["POST"])
+@idempotent
 def create_case():
     _require_user()
     data = _body(ClueIn)
     case = ops.create_clue(current_user, data)
-    db.session.commit()
-    return jsonify(case_out(current_user, case).model_dump(mode="json")), 201
+    _settle()
+    return respond(case_out(current_user, case).model_dump(mode="json"), 201)
 
 
 @bp.route("/cases/<int:case_id>", methods=["GET"])
@@ -187,13 +196,14 @@ def update_case(case_id: int):
 
 
 @bp.route("/cases/<int:case_id>/transitions", methods=["POST"])
+@idempotent
 def transition(case_id: int):
     _require_user()
     case = ops.get_case(current_user, case_id)
     data = _body(TransitionIn)
     ops.perform(current_user, case, data)
-    db.session.commit()
-    return jsonify(case_out(current_user, case).model_dump(mode="json"))
+    _settle()
+    return respond(case_out(current_user, case).model_dump(mode="json"))
 
 
 @bp.route("/openapi.json")

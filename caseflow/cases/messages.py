@@ -391,6 +391,9 @@ _MESSAGES = {
     "model_type": _l("Enter an object."),
     "json_invalid": _l("The request body is not valid JSON."),
     "control_characters": _l("Contains invisible control characters; please retype it."),
+    "idempotency_key_invalid": _l("An Idempotency-Key is 1 to 200 printable ASCII characters without spaces."),
+    "idempotency_key_reused": _l("This Idempotency-Key was used for a different request; use a new key for a new request."),
+    "idempotency_in_progress": _l("A request with this Idempotency-Key is still being processed; retry shortly."),
     # joint actions (专项行动)
     "action_not_found": _l("Joint action or task not found."),
     "action_stale": _l("Someone else changed this after you opened it. Reload to see their changes; what you typed is kept below."),

@@ -201,7 +201,10 @@ def deliver_pending(now: dt.datetime, worker: str) -> Delivery:
 
 def run_once(now: dt.datetime, worker: str) -> RunResult:
     """One scheduler pass: generate, commit, deliver."""
+    from caseflow.api.idempotency import purge
+
     generated = generate_all(now)
+    purge(now)  # housekeeping: idempotency keys past their keeping period
     db.session.commit()
     delivery = deliver_pending(now, worker)
     return RunResult(generated, delivery.delivered, delivery.emailed, delivery.email_errors)
