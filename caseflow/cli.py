@@ -136,6 +136,28 @@ def recompute_clocks_cmd():
     click.echo(f"{n} cases recomputed")
 
 
+@caseflow_cli.group("evidence")
+def evidence_cli():
+    """Evidence files and their chain of custody."""
+
+
+@evidence_cli.command("verify")
+def evidence_verify_cmd():
+    """Re-hash every stored evidence file against its recorded SHA-256; exit 1 on a problem."""
+    import time
+
+    from caseflow.evidence.operations import verify_all
+
+    start = time.monotonic()
+    result = verify_all()
+    for evidence_id, problem in result.problems:
+        click.echo(f"evidence {evidence_id}: {problem}", err=True)
+    click.echo(f"{result.checked} evidence files checked, {len(result.problems)} problems "
+               f"({time.monotonic() - start:.1f} s)")
+    if result.problems:
+        sys.exit(1)
+
+
 @caseflow_cli.command("calendar-set")
 @click.argument("day")
 @click.argument("kind", type=click.Choice(["workday", "holiday"]))

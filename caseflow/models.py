@@ -10,3 +10,4 @@ from caseflow.inspections.models import *  # noqa: F401,F403
 from caseflow.reminders.models import *  # noqa: F401,F403
 from caseflow.actions.models import *  # noqa: F401,F403
 from caseflow.api.idempotency import IdempotencyKey  # noqa: F401
+from caseflow.evidence.models import *  # noqa: F401,F403

@@ -15,6 +15,7 @@ from caseflow.accounts.operations import issue_api_token, start_session
 from caseflow.cases import operations as cops
 from caseflow.cases.models import Case, CaseEvent, Party
 from caseflow.cases.schemas import ClueIn, OfficersIn
+from caseflow.evidence.models import Evidence
 from caseflow.extensions import db
 from caseflow.referrals import operations as rops
 from caseflow.referrals.models import Referral, ReferralEvent
@@ -65,6 +66,7 @@ def seeded(db, make_agency, make_user):
             cops.assign_officers(officer, case, OfficersIn(version=case.version,
                                                            officer_ids=[officer.id, second.id]))
             cases[(code, n)] = case
+            _evidence(officer, case, marker(code, n, "evid"))
     db.session.commit()
     # amr case 0 is referred to the police (with the procuratorate's copy);
     # amr case 1 is shared with culture showing parties only.
@@ -92,14 +94,35 @@ def seeded(db, make_agency, make_user):
     return agencies, users, cases, referral
 
 
+def _evidence(user, case, mark: str):
+    """A photo of the case whose description carries the marker."""
+    import hashlib
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from caseflow.evidence.operations import add_evidence
+
+    data = b"\x89PNG\r\n\x1a\n" + mark.encode()
+    return add_evidence(user, case, FileStorage(io.BytesIO(data), filename="photo.png"), {
+        "sha256": hashlib.sha256(data).hexdigest(), "captured_at": "2026-01-05T09:00:00+08:00",
+        "description": f"现场照片{mark}"})
+
+
+def evidence_id(case) -> int:
+    from caseflow.evidence.models import Evidence
+
+    return db.session.scalar(select(Evidence.id).where(Evidence.case_id == case.id))
+
+
 def may_see(agency: str, case_key, referral_case_key=("amr", 0)) -> set[str]:
     """The marker parts an agency may legitimately see for a case."""
     owner, _n = case_key
-    everything = {"TITLE", "DESC", "LOC", "REP", "PARTY", "REPORT", "DOC"}
+    everything = {"TITLE", "DESC", "LOC", "REP", "PARTY", "REPORT", "DOC", "EVID"}
     if agency == owner:
         return everything
     if case_key == referral_case_key and agency in ("police", "proc"):
-        return {"TITLE", "DESC", "LOC", "PARTY", "REPORT", "DOC"}  # complainant masked
+        return {"TITLE", "DESC", "LOC", "PARTY", "REPORT", "DOC", "EVID"}  # complainant masked
     if case_key == ("amr", 1) and agency == "culture":
         return {"TITLE", "PARTY"}  # the grant shows parties only
     return set()
@@ -123,11 +146,14 @@ def snapshot():
         db.session.scalar(select(func.count()).select_from(Party)),
         tuple(db.session.scalars(select(Case.version).order_by(Case.id))),
         tuple(db.session.scalars(select(Referral.state).order_by(Referral.id))),
+        db.session.scalar(select(func.count()).select_from(Evidence)),
     )
 
 
-def urls_for(case_id, referral_id, grant_id):
+def urls_for(case_id, referral_id, grant_id, evidence=None):
     gets = [f"/cases/{case_id}", f"/cases/{case_id}/edit", f"/referrals/new/{case_id}",
+            f"/api/v1/cases/{case_id}/evidence", f"/evidence/{evidence}/download",
+            f"/api/v1/evidence/{evidence}/content",
             f"/referrals/{referral_id}", f"/api/v1/cases/{case_id}",
             f"/api/v1/cases/{case_id}/timeline", f"/cases/{case_id}/decision",
             f"/cases/{case_id}/decision.pdf"]
@@ -143,8 +169,10 @@ def urls_for(case_id, referral_id, grant_id):
         (f"/referrals/{referral_id}/actions", {"action": "police_decline", "reason": "不立案"}),
         (f"/referrals/{referral_id}/edit", {"report": "x"}),
         (f"/cases/{case_id}/decision", {"number": "x"}),
+        (f"/cases/{case_id}/evidence", {"sha256": "0" * 64, "captured_at": "2026-01-05T09:00:00+08:00"}),
     ]
     api_posts = [(f"/api/v1/cases/{case_id}/transitions", {"action": "accept"}),
+                 (f"/api/v1/cases/{case_id}/evidence", {"sha256": "0" * 64}),
                  (f"/api/v1/cases/{case_id}", {"title": "改"})]
     return gets, posts, api_posts
 
@@ -182,11 +210,12 @@ def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
                 problems.append((code, role, url, f"status {r.status_code}"))
         for (owner, n), case in cases.items():
             visible_to_me = bool(may_see(code, (owner, n)))
-            gets, posts, api_posts = urls_for(case.id, referral.id, grant.id)
+            gets, posts, api_posts = urls_for(case.id, referral.id, grant.id, evidence_id(case))
             for url in gets:
                 r = client.get(url, headers=headers if url.startswith("/api") else None)
                 attempts += 1
-                problems += [(code, role, url, m) for m in leaked(r.get_data(as_text=True), code)]
+                problems += [(code, role, url, m)
+                             for m in leaked(r.get_data().decode("utf-8", "replace"), code)]
                 if not visible_to_me and r.status_code == 200 and "/referrals/" not in url:
                     problems.append((code, role, url, f"status {r.status_code}"))
             if visible_to_me and code == owner:

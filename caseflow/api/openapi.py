@@ -3,10 +3,24 @@ from __future__ import annotations
 
 from pydantic.json_schema import models_json_schema
 
-from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, TimelineOut, TokenIn,
-                                    TokenOut, TransitionIn)
+from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, EvidenceListOut,
+                                    EvidenceOut, TimelineOut, TokenIn, TokenOut, TransitionIn)
 
-_MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut, TimelineOut]
+_MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut, TimelineOut,
+           EvidenceOut, EvidenceListOut]
+
+#: the multipart body of an evidence upload
+EVIDENCE_IN = {"type": "object", "required": ["file", "sha256", "captured_at"], "properties": {
+    "file": {"type": "string", "format": "binary",
+             "description": "JPEG, PNG, MP4, MOV or PDF (checked by content)"},
+    "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$",
+               "description": "SHA-256 computed on the device at capture; a mismatch is refused"},
+    "captured_at": {"type": "string", "format": "date-time",
+                    "description": "capture moment with its offset, e.g. 2026-11-20T09:30:00+08:00"},
+    "latitude": {"type": "string", "description": "decimal degrees, -90…90"},
+    "longitude": {"type": "string", "description": "decimal degrees, -180…180"},
+    "place": {"type": "string", "maxLength": 300},
+    "description": {"type": "string", "maxLength": 2000}}}
 
 
 def _ref(name: str) -> dict:
@@ -98,6 +112,27 @@ def build_openapi() -> dict:
                 "responses": {"200": {"description": "Events, oldest first", **_json("TimelineOut")},
                               "404": {"description": "No such case visible to you", **err},
                               **common}}},
+            "/cases/{id}/evidence": {
+                "get": {"summary": "The case's evidence with hashes and chain of custody",
+                        "parameters": [case_id],
+                        "responses": {"200": {"description": "Evidence", **_json("EvidenceListOut")},
+                                      "404": {"description": "Not visible", **err}, **common}},
+                "post": {"summary": "Upload evidence captured on a device (hash checked on arrival)",
+                         "parameters": [case_id, idem],
+                         "requestBody": {"required": True, "content": {
+                             "multipart/form-data": {"schema": EVIDENCE_IN}}},
+                         "responses": {"201": {"description": "Stored", **_json("EvidenceOut")},
+                                       "403": {"description": "Role or case state not allowed", **err},
+                                       "404": {"description": "Not visible", **err},
+                                       "413": {"description": "Request too large", **err},
+                                       **common}}},
+            "/evidence/{id}/content": {"get": {
+                "summary": "Download an evidence file (an access entry in its chain of custody)",
+                "parameters": [case_id],
+                "responses": {"200": {"description": "The file, as an attachment",
+                                      "content": {"application/octet-stream": {
+                                          "schema": {"type": "string", "format": "binary"}}}},
+                              "404": {"description": "Not visible", **err}, **common}}},
             "/cases/{id}/transitions": {"post": {
                 "summary": "Run a workflow action (or approve/deny a pending one)",
                 "parameters": [case_id, idem],

@@ -206,6 +206,64 @@ def transition(case_id: int):
     return respond(case_out(current_user, case).model_dump(mode="json"))
 
 
+def evidence_out(ev) -> dict:
+    from caseflow.cases.schemas import CustodyOut, EvidenceOut
+    from caseflow.core.views import _agency_name
+
+    return EvidenceOut(
+        id=ev.id, case_id=ev.case_id, kind=ev.kind, filename=ev.filename,
+        content_type=ev.content_type, size=ev.size, sha256=ev.sha256, captured_at=ev.captured_at,
+        latitude=ev.latitude, longitude=ev.longitude, place=ev.place, description=ev.description,
+        uploaded_by=ev.uploaded_by.display_name, uploaded_at=ev.uploaded_at,
+        custody=[CustodyOut(at=c.at, action=c.action, agency=_agency_name(c.agency_id),
+                            user=c.user.display_name, data=c.data or {}) for c in ev.custody],
+    ).model_dump(mode="json")
+
+
+@bp.route("/cases/<int:case_id>/evidence", methods=["POST"])
+@idempotent
+def add_evidence(case_id: int):
+    """Multipart upload: file, sha256 (computed on the device), captured_at, place…"""
+    from caseflow.evidence import operations as evidence
+
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    fields = {k: request.form.get(k) for k in
+              ("sha256", "captured_at", "latitude", "longitude", "place", "description")}
+    ev = evidence.add_evidence(current_user, case, request.files.get("file"), fields)
+    _settle()
+    try:
+        return respond(evidence_out(ev), 201)
+    except BaseException:
+        from caseflow.core.uploads import path_of
+
+        db.session.rollback()
+        path_of(evidence.UPLOAD_KIND, ev.stored_name).unlink(missing_ok=True)
+        raise
+
+
+@bp.route("/cases/<int:case_id>/evidence", methods=["GET"])
+def list_evidence(case_id: int):
+    from caseflow.evidence import operations as evidence
+
+    _require_user()
+    case = ops.get_case(current_user, case_id)
+    _record_read(case)
+    return jsonify({"items": [evidence_out(e) for e in evidence.evidence_of(current_user, case)]})
+
+
+@bp.route("/evidence/<int:evidence_id>/content", methods=["GET"])
+def evidence_content(evidence_id: int):
+    from caseflow.evidence import operations as evidence
+    from caseflow.evidence.views import download_response
+
+    _require_user()
+    ev = evidence.get_evidence(current_user, evidence_id)
+    evidence.record_access(current_user, ev, how="api")
+    db.session.commit()
+    return download_response(ev)
+
+
 @bp.route("/openapi.json")
 def openapi():
     from caseflow.api.openapi import build_openapi

@@ -228,6 +228,7 @@ SHARE_PART_LABELS = {
     "amounts": _l("Amounts"),
     "timeline": _l("Timeline and clocks"),
     "complainant": _l("Complainant's identity"),
+    "evidence": _l("Evidence files"),
 }
 
 VERIFY_PROBLEMS = {
@@ -394,6 +395,12 @@ _MESSAGES = {
     "idempotency_key_invalid": _l("An Idempotency-Key is 1 to 200 printable ASCII characters without spaces."),
     "idempotency_key_reused": _l("This Idempotency-Key was used for a different request; use a new key for a new request."),
     "idempotency_in_progress": _l("A request with this Idempotency-Key is still being processed; retry shortly."),
+    "sha256_invalid": _l("Give the file's SHA-256 as computed on the device (64 hexadecimal characters)."),
+    "sha256_mismatch": _l("The file that arrived does not match the SHA-256 computed on the device (it arrived as %(got)s). It was not stored; send it again."),
+    "coordinate_invalid": _l("Enter decimal degrees between -%(limit)s and %(limit)s."),
+    "evidence_type": _l("Only photos (JPEG, PNG), videos (MP4, MOV) and PDF documents are accepted (checked by content)."),
+    "datetime_parsing": _l("Enter a moment as 2026-11-20T09:30:00+08:00."),
+    "datetime_offset": _l("Give the moment with its time-zone offset, e.g. +08:00."),
     # joint actions (专项行动)
     "action_not_found": _l("Joint action or task not found."),
     "action_stale": _l("Someone else changed this after you opened it. Reload to see their changes; what you typed is kept below."),

@@ -276,6 +276,36 @@ class CaseOut(BaseModel):
     shared: bool = Field(default=False, description="true when another agency shares the case with you")
 
 
+class CustodyOut(BaseModel):
+    at: dt.datetime
+    action: str = Field(description="captured, received, accessed or handed_over")
+    agency: str
+    user: str
+    data: dict
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    case_id: int
+    kind: str = Field(description="photo, video or document")
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    captured_at: dt.datetime
+    latitude: Decimal | None
+    longitude: Decimal | None
+    place: str
+    description: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+    custody: list[CustodyOut]
+
+
+class EvidenceListOut(BaseModel):
+    items: list[EvidenceOut]
+
+
 class TokenIn(_In):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -278,6 +278,7 @@ def _render_detail(case: Case, status: int = 200, action_errors=None, open_actio
     from caseflow.actions import access as action_access
     from caseflow.actions.models import JointAction
     from caseflow.actions.operations import listed_trademarks
+    from caseflow.evidence import operations as evidence_ops
 
     key_marks = listed_trademarks(case.trademark_numbers)
     joint_action = db.session.get(JointAction, case.joint_action_id) if case.joint_action_id else None
@@ -286,6 +287,8 @@ def _render_detail(case: Case, status: int = 200, action_errors=None, open_actio
     return render_template(
         "cases/detail.html", case=case, clocks=clocks, today=today, parts=parts, owner=owner,
         key_marks=key_marks, joint_action=joint_action,
+        evidence=evidence_ops.evidence_of(current_user, case),
+        can_add_evidence=evidence_ops.can_add(current_user, case),
         matches=matches, referrals=case_referrals,
         referral_answered=referrals.referral_answered_by_police(case) if owner else False,
         can_refer=owner and current_user.has_role(Role.CASE_OFFICER)

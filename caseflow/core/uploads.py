@@ -32,10 +32,16 @@ class Stored:
     content_type: str
 
 
-def sniff(head: bytes) -> str | None:
+#: ISO base-media brands (bytes 8–12 after the "ftyp" box at 4–8) of phone videos
+VIDEO_BRANDS = {b"qt  ": "video/quicktime"}
+
+
+def sniff(head: bytes, video: bool = False) -> str | None:
     for magic, ctype in SIGNATURES:
         if head.startswith(magic):
             return ctype
+    if video and len(head) >= 12 and head[4:8] == b"ftyp":
+        return VIDEO_BRANDS.get(head[8:12], "video/mp4")
     return None
 
 
@@ -45,9 +51,10 @@ def upload_dir(kind: str) -> Path:
     return path
 
 
-def store(stream, kind: str) -> Stored:
-    """Copy an upload to disk while hashing it; refuse unknown types and oversized files."""
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
+def store(stream, kind: str, video: bool = False, limit: int | None = None) -> Stored:
+    """Copy an upload to disk while hashing it; refuse unknown types and oversized files.
+    ``video``: also accept MP4/QuickTime videos (evidence from phones)."""
+    limit = limit or current_app.config["UPLOAD_MAX_BYTES"]
     name = secrets.token_hex(16)
     target = upload_dir(kind) / name
     digest = hashlib.sha256()
@@ -58,7 +65,7 @@ def store(stream, kind: str) -> Stored:
             while chunk := stream.read(64 * 1024):
                 if not head:
                     head = chunk[:16]
-                    if sniff(head) is None:
+                    if sniff(head, video) is None:
                         raise UploadError("upload_type")
                 size += len(chunk)
                 if size > limit:
@@ -70,7 +77,7 @@ def store(stream, kind: str) -> Stored:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return Stored(name, size, digest.hexdigest(), sniff(head))
+    return Stored(name, size, digest.hexdigest(), sniff(head, video))
 
 
 def path_of(kind: str, stored_name: str) -> Path:

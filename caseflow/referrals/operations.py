@@ -334,6 +334,9 @@ def act(user, referral: Referral, action: str, *, reason: str = "", version: int
                                    (referral.procuratorate_id, "移送抄送（检察监督）")):
             grant_share(user, case, agency_id, purpose, DEFAULT_REFERRAL_PARTS, None,
                         referral_id=referral.id, system=True)
+        from caseflow.evidence.operations import hand_over
+
+        hand_over(user, case, referral.police_agency_id, referral_id=referral.id)
         data = {"police_agency_id": referral.police_agency_id,
                 "procuratorate_id": referral.procuratorate_id}
     elif action == "forward":
@@ -351,6 +354,9 @@ def act(user, referral: Referral, action: str, *, reason: str = "", version: int
         referral.police_agency_id = new.id
         grant_share(user, case, new.id, "移送涉嫌犯罪案件（指定管辖转送）", DEFAULT_REFERRAL_PARTS,
                     None, referral_id=referral.id, system=True)
+        from caseflow.evidence.operations import hand_over
+
+        hand_over(user, case, new.id, referral_id=referral.id, forwarded=True)
     elif action == "police_file":
         referral.police_case_number = (police_case_number or "").strip()[:64]
         data = {"police_case_number": referral.police_case_number}

@@ -273,7 +273,14 @@ def download(referral_id: int, doc_id: int):
 
 
 def _dossier_context(referral: Referral) -> dict:
+    from sqlalchemy import select as _select
+
+    from caseflow.evidence.models import Evidence
+
+    evidence = list(db.session.scalars(_select(Evidence).where(Evidence.case_id == referral.case_id)
+                                       .order_by(Evidence.id)))
     return {"referral": referral, "case": referral.case, "documents": referral.documents,
+            "evidence": evidence,
             "clocks": ops.clocks_of(referral), "now": utcnow(), "crimes": CRIMES,
             "matches": ops.threshold_matches(referral.case)}
 

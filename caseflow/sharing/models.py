@@ -13,7 +13,7 @@ from caseflow.core.timeutil import utcnow
 from caseflow.extensions import db
 
 #: Parts of a case a grant can show. The complainant's identity only when chosen.
-SHARE_PARTS = ("details", "parties", "amounts", "timeline", "complainant")
+SHARE_PARTS = ("details", "parties", "amounts", "timeline", "complainant", "evidence")
 DEFAULT_PARTS = ("details", "parties", "amounts", "timeline")
 
 

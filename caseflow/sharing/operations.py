@@ -132,4 +132,4 @@ def reads_of(case: Case, limit: int = 200) -> list[AuditEvent]:
         .order_by(AuditEvent.id.desc()).limit(limit)))
 
 
-DEFAULT_REFERRAL_PARTS = list(DEFAULT_PARTS)
+DEFAULT_REFERRAL_PARTS = list(DEFAULT_PARTS) + ["evidence"]  # the evidence goes with it

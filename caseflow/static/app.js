@@ -27,3 +27,32 @@ function addRows(buttonSelector, rowSelector, prefix) {
     last.after(copy);
   });
 }
+
+// Evidence: compute the file's SHA-256 on this device when it is chosen (checked again on
+// arrival) and take the capture time from the file, with the device's time-zone offset.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("input[type=file][data-hash-into]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var form = input.form;
+      if (!file || !form) return;
+      var timeField = form.querySelector("[name=" + input.dataset.timeInto + "]");
+      if (timeField && !timeField.value) timeField.value = isoWithOffset(new Date(file.lastModified || Date.now()));
+      if (!(window.crypto && crypto.subtle)) return;  // then the officer types it in
+      file.arrayBuffer().then(function (buf) { return crypto.subtle.digest("SHA-256", buf); })
+        .then(function (digest) {
+          var hex = Array.from(new Uint8Array(digest)).map(function (b) {
+            return b.toString(16).padStart(2, "0"); }).join("");
+          form.querySelector("[name=" + input.dataset.hashInto + "]").value = hex;
+        });
+    });
+  });
+});
+
+function isoWithOffset(d) {
+  function pad(n) { return String(Math.abs(n)).padStart(2, "0"); }
+  var off = -d.getTimezoneOffset();
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
+    pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
+    (off >= 0 ? "+" : "-") + pad(Math.floor(Math.abs(off) / 60)) + ":" + pad(Math.abs(off) % 60);
+}

@@ -107,3 +107,21 @@ def test_dossier_pdf_and_manifest_csv(app, prepared, tmp_path):
     assert "涉嫌犯罪案件移送案卷" in flat
     assert hashlib.sha256(PDF).hexdigest() in flat and hashlib.sha256(PNG).hexdigest() in flat
     assert "上海某某商行" in flat and "销售假冒注册商标的商品罪" in flat
+
+
+def test_dossier_lists_evidence_with_hash_capture_and_custody(app, prepared):
+    from caseflow.evidence.operations import add_evidence
+    from werkzeug.datastructures import FileStorage
+
+    case, referral, officer = prepared
+    ev = add_evidence(referral.case.officers[0], case, FileStorage(io.BytesIO(PNG), filename="现场.png"),
+                      {"sha256": hashlib.sha256(PNG).hexdigest(),
+                       "captured_at": "2026-01-05T09:30:00+08:00", "place": "松江区中山中路100号"})
+    db.session.commit()
+    r = officer.get(f"/referrals/{referral.id}/dossier.pdf")
+    assert r.status_code == 200
+    text = subprocess.run(["pdftotext", "-", "-"], input=r.data, capture_output=True,
+                          check=True).stdout.decode()
+    flat = "".join(text.split())
+    assert "证据及保管链" in flat and "现场.png" in flat and "松江区中山中路100号" in flat
+    assert ev.sha256 in flat and "设备采集" in flat and "接收并核验哈希" in flat
