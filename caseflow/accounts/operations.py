@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from caseflow.accounts.models import (SEPARATED_ADMIN_ROLES, Agency, AgencyKind, ApiToken,
                                       LoginSession, Role, User, UserRole)
 from caseflow.core import audit
-from caseflow.core.errors import InvalidInput
+from caseflow.core.errors import InvalidInput, NotFound, PermissionDenied
 from caseflow.core.timeutil import utcnow
 from caseflow.extensions import db
 
@@ -218,9 +218,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(user: User, ip: str = "") -> tuple[str, ApiToken]:
+def issue_api_token(user: User, ip: str = "", label: str = "") -> tuple[str, ApiToken]:
     token = "cf_" + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=_token_hash(token),
+    row = ApiToken(user_id=user.id, token_hash=_token_hash(token), label=(label or "")[:100] or None,
                    expires_at=utcnow() + dt.timedelta(hours=current_app.config["API_TOKEN_HOURS"]))
     db.session.add(row)
     audit.record("api_token.issue", user=user, ip=ip)
@@ -239,3 +239,32 @@ def load_token_user(token: str) -> User | None:
 
 def count_users() -> int:
     return db.session.scalar(select(func.count()).select_from(User)) or 0
+
+
+# ----------------------------------------------------------------------------- API tokens
+
+
+def tokens_visible_to(actor: User, agency_wide: bool = False) -> list[ApiToken]:
+    """The actor's own tokens, or (agency admin) those of every user of the agency."""
+    stmt = select(ApiToken).join(User, User.id == ApiToken.user_id)
+    if agency_wide:
+        if not actor.has_role(Role.AGENCY_ADMIN):
+            raise PermissionDenied("forbidden")
+        stmt = stmt.where(User.agency_id == actor.agency_id)
+    else:
+        stmt = stmt.where(ApiToken.user_id == actor.id)
+    return list(db.session.scalars(stmt.order_by(ApiToken.id.desc()).limit(500)))
+
+
+def revoke_api_token(actor: User, token_id: int, ip: str = "") -> ApiToken:
+    """The owner or the owner's agency admin ends a token at once."""
+    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    allowed = row is not None and (row.user_id == actor.id or (
+        actor.has_role(Role.AGENCY_ADMIN) and row.user.agency_id == actor.agency_id))
+    if not allowed:
+        raise NotFound("token not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record("api_token.revoke", user=actor, obj_type="api_token", obj_id=row.id,
+                     owner=row.user_id, ip=ip)
+    return row

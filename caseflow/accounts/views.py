@@ -51,3 +51,31 @@ def logout():
     session.clear()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/tokens")
+@login_required
+def tokens():
+    """The user's API tokens (field apps) and, for an agency admin, the agency's."""
+    from caseflow.accounts.models import Role
+
+    admin = current_user.has_role(Role.AGENCY_ADMIN)
+    return render_template("accounts/tokens.html", mine=ops.tokens_visible_to(current_user),
+                           agency=ops.tokens_visible_to(current_user, True) if admin else [],
+                           admin=admin)
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    from flask import abort
+
+    from caseflow.core.errors import NotFound
+
+    try:
+        ops.revoke_api_token(current_user, token_id, ip=request.remote_addr or "")
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash(_("The token is revoked; apps using it must log in again."), "success")
+    return redirect(url_for("accounts.tokens"), 303)

@@ -4,10 +4,13 @@ from __future__ import annotations
 from pydantic.json_schema import models_json_schema
 
 from caseflow.cases.schemas import (CaseListOut, CaseOut, CaseUpdateIn, ClueIn, EvidenceListOut,
-                                    EvidenceOut, TimelineOut, TokenIn, TokenOut, TransitionIn)
+                                    EvidenceOut, InspectionOut, InspectionResultIn, MyWorkOut,
+                                    ReminderOut, TimelineOut, TokenIn, TokenInfoOut, TokenListOut,
+                                    TokenOut, TransitionIn)
 
 _MODELS = [TokenIn, TokenOut, ClueIn, CaseUpdateIn, TransitionIn, CaseOut, CaseListOut, TimelineOut,
-           EvidenceOut, EvidenceListOut]
+           EvidenceOut, EvidenceListOut, MyWorkOut, InspectionOut, InspectionResultIn, ReminderOut,
+           TokenInfoOut, TokenListOut]
 
 #: the multipart body of an evidence upload
 EVIDENCE_IN = {"type": "object", "required": ["file", "sha256", "captured_at"], "properties": {
@@ -133,6 +136,33 @@ def build_openapi() -> dict:
                                       "content": {"application/octet-stream": {
                                           "schema": {"type": "string", "format": "binary"}}}},
                               "404": {"description": "Not visible", **err}, **common}}},
+            "/me/work": {"get": {
+                "summary": "My open joint-action tasks, my dual-random inspections, my inbox",
+                "responses": {"200": {"description": "My work", **_json("MyWorkOut")},
+                              "403": {"description": "No case role", **err}, **common}}},
+            "/me/inbox/{id}/read": {"post": {
+                "summary": "Mark one of my reminders read", "parameters": [case_id],
+                "responses": {"200": {"description": "The reminder", **_json("ReminderOut")},
+                              "404": {"description": "Not yours", **err}, **common}}},
+            "/inspections/{id}/result": {"post": {
+                "summary": "Enter the result of an inspection I was drawn for",
+                "parameters": [case_id, idem],
+                "requestBody": {"required": True, **_json("InspectionResultIn")},
+                "responses": {"200": {"description": "The inspection", **_json("InspectionOut")},
+                              "403": {"description": "Not drawn for it", **err},
+                              "404": {"description": "Not visible", **err},
+                              "409": {"description": "Already published", **err}, **common}}},
+            "/tokens": {"get": {
+                "summary": "My API tokens (agency admins: ?scope=agency for the agency's)",
+                "parameters": [{"name": "scope", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["agency"]}}],
+                "responses": {"200": {"description": "Tokens", **_json("TokenListOut")},
+                              "403": {"description": "Not an agency admin", **err}, **common}}},
+            "/tokens/{id}": {"delete": {
+                "summary": "Revoke a token (mine, or as agency admin one of my agency's)",
+                "parameters": [case_id],
+                "responses": {"200": {"description": "Revoked", **_json("TokenInfoOut")},
+                              "404": {"description": "Not yours", **err}, **common}}},
             "/cases/{id}/transitions": {"post": {
                 "summary": "Run a workflow action (or approve/deny a pending one)",
                 "parameters": [case_id, idem],

@@ -53,7 +53,7 @@ def issue_token():
         db.session.commit()
         # the same answer for unknown names, wrong passwords and locked accounts
         return jsonify(message=messages.text("login_failed")), 401
-    token, row = accounts.issue_api_token(user, ip=request.remote_addr or "")
+    token, row = accounts.issue_api_token(user, ip=request.remote_addr or "", label=data.label)
     db.session.commit()
     return jsonify(TokenOut(token=token, expires_at=row.expires_at).model_dump(mode="json")), 201
 
@@ -269,3 +269,6 @@ def openapi():
     from caseflow.api.openapi import build_openapi
 
     return jsonify(build_openapi())
+
+
+from caseflow.api import field  # noqa: E402,F401  (registers the field-app routes on bp)

@@ -309,11 +309,74 @@ class EvidenceListOut(BaseModel):
 class TokenIn(_In):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = Field(
+        default="", description="What to call the token, e.g. the phone it is on")
 
 
 class TokenOut(BaseModel):
     token: str
     expires_at: dt.datetime
+
+
+class TokenInfoOut(BaseModel):
+    id: int
+    user: str
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenListOut(BaseModel):
+    items: list[TokenInfoOut]
+
+
+class TaskOut(BaseModel):
+    id: int
+    action_id: int
+    action: str
+    title: str
+    description: str
+    state: str
+    due_on: dt.date
+    overdue: bool
+    target: str | None
+    version: int
+
+
+class InspectionOut(BaseModel):
+    id: int
+    business: str
+    credit_code: str
+    address: str
+    item: str
+    due_date: dt.date
+    state: str = Field(description="scheduled, done or published")
+    result: str | None
+    inspected_on: dt.date | None
+
+
+class InspectionResultIn(_In):
+    result: str = Field(description="one of the result options of the inspection screen")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
+    inspected_on: dt.date
+
+
+class ReminderOut(BaseModel):
+    id: int
+    kind: str
+    subject: str
+    body: str
+    link: str
+    due_at: dt.datetime
+    read: bool
+
+
+class MyWorkOut(BaseModel):
+    tasks: list[TaskOut]
+    inspections: list[InspectionOut]
+    inbox: list[ReminderOut]
 
 
 # ----------------------------------------------------------------------------- errors
