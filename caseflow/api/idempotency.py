@@ -55,9 +55,21 @@ class IdempotencyKey(db.Model):
 
 
 def request_hash() -> str:
+    """What identifies the request: method, path and body. A multipart body is hashed by its
+    fields and files' contents, not its bytes: clients pick a new boundary for every try."""
     h = hashlib.sha256()
     h.update(request.method.encode() + b"\n" + request.path.encode() + b"\n")
-    h.update(request.get_data(cache=True))
+    if request.mimetype == "multipart/form-data":
+        for name, value in sorted(request.form.items(multi=True)):
+            h.update(json.dumps(["field", name, value]).encode() + b"\n")
+        for name, f in sorted(request.files.items(multi=True), key=lambda x: (x[0], x[1].filename or "")):
+            content = hashlib.sha256()
+            while chunk := f.stream.read(1024 * 1024):
+                content.update(chunk)
+            f.stream.seek(0)
+            h.update(json.dumps(["file", name, f.filename or "", content.hexdigest()]).encode() + b"\n")
+    else:
+        h.update(request.get_data(cache=True))
     return h.hexdigest()
 
 

@@ -259,6 +259,8 @@ def evidence_content(evidence_id: int):
 
     _require_user()
     ev = evidence.get_evidence(current_user, evidence_id)
+    if not evidence.file_exists(ev):
+        abort(404)
     evidence.record_access(current_user, ev, how="api")
     db.session.commit()
     return download_response(ev)

@@ -32,8 +32,12 @@ class Stored:
     content_type: str
 
 
-#: ISO base-media brands (bytes 8–12 after the "ftyp" box at 4–8) of phone videos
-VIDEO_BRANDS = {b"qt  ": "video/quicktime"}
+#: ISO base-media major brands (bytes 8–12, after the "ftyp" box type at 4–8) of phone
+#: videos; other brands (HEIC photos, M4A audio, …) are not videos and are refused
+VIDEO_BRANDS = {b"qt  ": "video/quicktime",
+                **{b: "video/mp4" for b in (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41",
+                                            b"mp42", b"avc1", b"M4V ", b"dash", b"3gp4", b"3gp5",
+                                            b"3gp6", b"3g2a")}}
 
 
 def sniff(head: bytes, video: bool = False) -> str | None:
@@ -41,7 +45,7 @@ def sniff(head: bytes, video: bool = False) -> str | None:
         if head.startswith(magic):
             return ctype
     if video and len(head) >= 12 and head[4:8] == b"ftyp":
-        return VIDEO_BRANDS.get(head[8:12], "video/mp4")
+        return VIDEO_BRANDS.get(head[8:12])
     return None
 
 

@@ -107,6 +107,9 @@ def add_evidence(user, case: Case, file_storage, data: dict) -> Evidence:
                  hash_check="match")
         db.session.add(ev)
         db.session.flush()
+        for grant in _referral_grants(case):  # the case is with the police already
+            _custody(ev, user, "handed_over", at=now, to_agency_id=grant.agency_id,
+                     sha256=stored.sha256, referral_id=grant.referral_id)
         audit.record("evidence.add", user=user, obj_type="evidence", obj_id=ev.id,
                      case_id=case.id, sha256=stored.sha256, size=stored.size)
     except BaseException:
@@ -147,6 +150,12 @@ def get_evidence(user, evidence_id: int) -> Evidence:
     return ev
 
 
+def file_exists(ev: Evidence) -> bool:
+    from caseflow.core.uploads import path_of
+
+    return path_of(UPLOAD_KIND, ev.stored_name).is_file()
+
+
 def record_access(user, ev: Evidence, how: str = "download") -> None:
     """Every access is a custody entry (and, by another agency, a shared read)."""
     _custody(ev, user, "accessed", how=how)
@@ -157,6 +166,18 @@ def record_access(user, ev: Evidence, how: str = "download") -> None:
         from caseflow.sharing.operations import record_read
 
         record_read(user, case, "evidence")
+
+
+def _referral_grants(case: Case):
+    from caseflow.sharing.models import ShareGrant
+    from sqlalchemy import or_
+
+    now = utcnow()
+    return list(db.session.scalars(select(ShareGrant).where(
+        ShareGrant.case_id == case.id, ShareGrant.referral_id.is_not(None),
+        ShareGrant.revoked_at.is_(None),
+        or_(ShareGrant.expires_at.is_(None), ShareGrant.expires_at > now))
+        .order_by(ShareGrant.id)))
 
 
 def hand_over(user, case: Case, to_agency_id: int, **data) -> int:

@@ -65,6 +65,8 @@ def download(evidence_id: int):
         ev = ops.get_evidence(current_user, evidence_id)
     except NotFound:
         abort(404)
+    if not ops.file_exists(ev):
+        abort(404)  # nothing was handed out: no access in the chain of custody
     ops.record_access(current_user, ev)
     db.session.commit()
     return download_response(ev)

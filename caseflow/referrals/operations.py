@@ -337,6 +337,7 @@ def act(user, referral: Referral, action: str, *, reason: str = "", version: int
         from caseflow.evidence.operations import hand_over
 
         hand_over(user, case, referral.police_agency_id, referral_id=referral.id)
+        hand_over(user, case, referral.procuratorate_id, referral_id=referral.id, copy=True)
         data = {"police_agency_id": referral.police_agency_id,
                 "procuratorate_id": referral.procuratorate_id}
     elif action == "forward":
