@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow.accounts.views import bp as accounts_bp
     from caseflow.actions.views import bp as actions_bp
     from caseflow.evidence.views import bp as evidence_bp
+    from caseflow.mobile.views import bp as mobile_bp
     from caseflow.admin.views import bp as admin_bp
     from caseflow.inspections.views import bp as inspections_bp
     from caseflow.penalties.views import bp as penalties_bp
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(inspections_bp)
     app.register_blueprint(actions_bp)
     app.register_blueprint(evidence_bp)
+    app.register_blueprint(mobile_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)

@@ -44,7 +44,9 @@ def help_page():
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API and the mobile pages' JSON endpoints answer errors in JSON."""
+    return request.path.startswith("/api/") or (
+        request.path.startswith("/m/") and request.method != "GET")
 
 
 def register_errors(app):
