@@ -31,10 +31,16 @@ def _guard():
 def index():
     from caseflow.cases.rules import Channel, IPType
 
+    from caseflow.inspections import operations as inspections
+    from caseflow.inspections.models import RESULTS, Inspection
+
     _guard()
+    todo = list(db.session.scalars(inspections.my_inspections(current_user)
+                                   .where(Inspection.state == "scheduled").limit(50)))
     return render_template("mobile/index.html", today=today_local().isoformat(),
                            channels=list(Channel), ip_types=list(IPType),
-                           can_create=can_create_clue(current_user))
+                           can_create=can_create_clue(current_user), inspections=todo,
+                           results=RESULTS)
 
 
 @bp.route("/sw.js")
@@ -106,3 +112,25 @@ def evidence(case_id: int):
         db.session.rollback()
         path_of(evidence_ops.UPLOAD_KIND, ev.stored_name).unlink(missing_ok=True)
         raise
+
+
+@bp.route("/inspections/<int:inspection_id>/result", methods=["POST"])
+@login_required
+@idempotent
+def inspection_result(inspection_id: int):
+    """谁检查、谁录入: the result of an inspection the user was drawn for, from the field."""
+    from pydantic import ValidationError
+
+    from caseflow.cases import messages
+    from caseflow.cases.schemas import InspectionResultIn, error_map
+    from caseflow.inspections import operations as inspections
+
+    _guard()
+    insp = inspections.get_inspection(current_user, inspection_id)
+    try:
+        data = InspectionResultIn.model_validate(_json_body())
+    except ValidationError as e:
+        raise InvalidInput(error_map(e, messages.pydantic_text)) from None
+    inspections.enter_result(current_user, insp, data.result, data.note, data.inspected_on)
+    db.session.flush()
+    return respond({"id": insp.id, "state": insp.state, "url": f"/inspections/{insp.id}"})

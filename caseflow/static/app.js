@@ -56,3 +56,29 @@ function isoWithOffset(d) {
     pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) +
     (off >= 0 ? "+" : "-") + pad(Math.floor(Math.abs(off) / 60)) + ":" + pad(Math.abs(off) % 60);
 }
+
+// Logged out (the login page): the field page's offline copy and what was already sent are
+// removed from this device, so the next person holding the phone sees nothing of the last
+// user's. Submissions still waiting stay (they are sent when their author logs in again and
+// are never shown to anyone else).
+document.addEventListener("DOMContentLoaded", function () {
+  if (!document.getElementById("login-form")) return;
+  if (window.caches) {
+    caches.keys().then(function (keys) {
+      keys.filter(function (k) { return k.indexOf("caseflow-m") === 0; })
+        .forEach(function (k) { caches.delete(k); });
+    });
+  }
+  if (!window.indexedDB) return;
+  var req = indexedDB.open("caseflow-field", 1);
+  req.onupgradeneeded = function () { req.result.createObjectStore("outbox", { keyPath: "key" }); };
+  req.onsuccess = function () {
+    var store = req.result.transaction("outbox", "readwrite").objectStore("outbox");
+    store.openCursor().onsuccess = function (ev) {
+      var cursor = ev.target.result;
+      if (!cursor) return;
+      if (cursor.value.state === "sent") cursor.delete();
+      cursor.continue();
+    };
+  };
+});

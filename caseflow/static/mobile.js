@@ -129,6 +129,22 @@
     }).then(sendAll).finally(function () { button.disabled = false; });
   });
 
+  // inspection results (谁检查、谁录入) wait in the same outbox
+  document.querySelectorAll("form.result-form").forEach(function (rf) {
+    rf.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var item = { key: rf.dataset.key || newKey(), kind: "result", user: M.user, created: Date.now(),
+                   url: rf.dataset.url, title: rf.dataset.title, state: "waiting",
+                   payload: { result: rf.elements.result.value, note: rf.elements.note.value.trim(),
+                              inspected_on: rf.elements.inspected_on.value } };
+      delete rf.dataset.key;
+      save(item).then(function () {
+        var d = rf.closest("details"); d.open = false; d.hidden = true;
+        return render();
+      }).then(sendAll);
+    });
+  });
+
   // ---------------------------------------------------------------- sending
   function csrf() {
     return fetch(M.csrfUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -144,8 +160,22 @@
                         body: json ? JSON.stringify(body) : body, redirect: "error" })
       .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; }); });
   }
+  function sendResult(item, token) {
+    return post(item.url, item.payload, item.key, token, true).then(function (res) {
+      if (res.status === 200) { item.state = "sent"; item.failed = false; item.link = res.body.url; return; }
+      if (res.status === 422 || res.status === 403 || res.status === 409) {
+        item.state = "refused"; item.errors = res.body.errors || { __root__: res.body.message }; return;
+      }
+      item.state = "waiting"; item.failed = true;
+    });
+  }
   function sendOne(item, token) {
     item.state = "sending";
+    if (item.kind === "result") {
+      return save(item).then(render).then(function () { return sendResult(item, token); })
+        .catch(function () { item.state = "waiting"; item.failed = true; })
+        .then(function () { return save(item); });
+    }
     return save(item).then(render).then(function () {
       if (item.caseId) return { status: 201, body: { id: item.caseId, url: item.url } };
       return post(M.clueUrl, item.payload, item.key, token, true);
@@ -181,7 +211,9 @@
       if (!todo.length) return;
       return csrf().then(function (token) {
         return todo.reduce(function (p, item) { return p.then(function () { return sendOne(item, token); }); }, Promise.resolve());
-      }).catch(function () { /* offline or logged out: the items wait */ });
+      }).catch(function () {  // no network after all, or logged out: the items wait
+        return Promise.all(todo.map(function (item) { item.state = "waiting"; item.failed = true; return save(item); }));
+      });
     }).finally(function () { busy = false; return render(); });
   }
 
@@ -198,7 +230,7 @@
         li.dataset.key = item.key;
         li.dataset.state = item.state;
         var title = document.createElement("b");
-        title.textContent = item.payload.title;
+        title.textContent = item.title || item.payload.title;
         li.appendChild(title);
         var state = document.createElement("span");
         state.className = "badge " + ({ waiting: "soon", sending: "running", sent: "ok", refused: "overdue" }[item.state] || "");
@@ -210,9 +242,10 @@
           n.textContent = " " + M.msgPhotos.replace("{n}", item.photos.length);
           li.appendChild(n);
         }
-        if (item.state === "sent" && item.url) {
+        var link = item.kind === "result" ? item.link : item.url;
+        if (item.state === "sent" && link) {
           var a = document.createElement("a");
-          a.href = item.url; a.textContent = M.msgOpen; a.className = "m-open";
+          a.href = link; a.textContent = M.msgOpen; a.className = "m-open";
           li.appendChild(document.createTextNode(" ")); li.appendChild(a);
         }
         if (item.state === "refused") {
@@ -224,6 +257,17 @@
           var fix = document.createElement("button");
           fix.type = "button"; fix.textContent = M.msgEdit; fix.className = "m-fix";
           fix.addEventListener("click", function () {
+            if (item.kind === "result") {
+              var rf = document.querySelector("form.result-form[data-url='" + item.url + "']");
+              if (rf) {
+                rf.elements.result.value = item.payload.result; rf.elements.note.value = item.payload.note;
+                rf.elements.inspected_on.value = item.payload.inspected_on;
+                rf.closest("details").hidden = false; rf.closest("details").open = true;
+                rf.dataset.key = item.key;
+              }
+              remove(item.key).then(render);
+              return;
+            }
             editing = item; fillForm(item.payload); clearErrors(); showServerErrors(item.errors);
             remove(item.key).then(render); window.scrollTo(0, 0);
           });
@@ -238,5 +282,10 @@
   window.addEventListener("offline", render);
   setInterval(sendAll, 15000);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(M.sw, { scope: "/m/" }).catch(function () {});
-  render().then(sendAll);
+  // what was sent is kept a day on the phone (to be seen), then removed
+  items().then(function (list) {
+    var dayAgo = Date.now() - 24 * 3600 * 1000;
+    return Promise.all(list.filter(function (i) { return i.state === "sent" && i.created < dayAgo; })
+      .map(function (i) { return remove(i.key); }));
+  }).then(render).then(sendAll);
 })();

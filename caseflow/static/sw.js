@@ -1,5 +1,6 @@
 // Service worker of the field page (/m/): the page and its assets stay available offline.
-// It never caches case data: only the page shell and static files.
+// It caches only the page (with the user's own inspections to do, as last shown) and static
+// files — never a case or a submission (those wait in the page's IndexedDB outbox).
 var CACHE = "caseflow-m-v1";
 var SHELL = ["/m/", "/static/app.css", "/static/mobile.css", "/static/mobile.js"];
 

@@ -9,7 +9,11 @@ from sqlalchemy import func, select
 from caseflow.cases.models import Case
 from caseflow.evidence.models import Evidence
 from caseflow.extensions import db
+from caseflow.core.timeutil import today_local
+from caseflow.inspections.models import Inspection
+from tests.api.test_field import drawn  # noqa: F401 (fixture)
 from tests.conftest import clue_payload
+from tests.inspections.test_inspections import setup  # noqa: F401 (fixture)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -93,3 +97,27 @@ def test_other_agency_cannot_attach_to_a_case(app, world, login_as, make_case):
                data={"sha256": hashlib.sha256(PNG).hexdigest(), "captured_at": "2026-01-05T09:00:00+08:00",
                      "file": (io.BytesIO(PNG), "p.png")}, content_type="multipart/form-data")
     assert r.status_code == 404 and count(Evidence) == 0
+
+
+
+def test_inspection_result_from_the_field(app, drawn, login_as):
+    world, insp = drawn
+    who = insp.inspectors[0]
+    c = login_as(app.test_client(), who.username)
+    page = c.get("/m/")
+    assert f'data-inspection="{insp.id}"' in page.text
+    body = {"result": "未发现问题", "note": "", "inspected_on": today_local().isoformat()}
+    key = {"Idempotency-Key": f"r-{insp.id}"}
+    first = c.post(f"/m/inspections/{insp.id}/result", json=body, headers=key)
+    assert first.status_code == 200, first.text
+    assert c.post(f"/m/inspections/{insp.id}/result", json=body, headers=key).data == first.data
+    db.session.expire_all()
+    assert db.session.get(Inspection, insp.id).state == "done"
+    assert f'data-inspection="{insp.id}"' not in c.get("/m/").text  # done: no longer to do
+    bad = c.post(f"/m/inspections/{insp.id}/result", json={"result": "x"},
+                 headers={"Idempotency-Key": "b"})
+    assert bad.status_code == 422 and "inspected_on" in bad.json["errors"]
+    other = next(u for u in (world.officer, world.inspector) if u not in insp.inspectors)
+    c2 = login_as(app.test_client(), other.username)
+    r = c2.post(f"/m/inspections/{insp.id}/result", json=body, headers={"Idempotency-Key": "o"})
+    assert r.status_code == 403 and r.is_json
