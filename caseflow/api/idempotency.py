@@ -60,9 +60,11 @@ def request_hash() -> str:
     h = hashlib.sha256()
     h.update(request.method.encode() + b"\n" + request.path.encode() + b"\n")
     if request.mimetype == "multipart/form-data":
-        for name, value in sorted(request.form.items(multi=True)):
+        # a part may come without a name (None): order by the text of both
+        for name, value in sorted(request.form.items(multi=True), key=lambda x: (str(x[0]), str(x[1]))):
             h.update(json.dumps(["field", name, value]).encode() + b"\n")
-        for name, f in sorted(request.files.items(multi=True), key=lambda x: (x[0], x[1].filename or "")):
+        for name, f in sorted(request.files.items(multi=True),
+                              key=lambda x: (str(x[0]), x[1].filename or "")):
             content = hashlib.sha256()
             while chunk := f.stream.read(1024 * 1024):
                 content.update(chunk)

@@ -142,3 +142,16 @@ def test_keys_are_kept_at_least_seven_days(api, app):
     db.session.commit()
     assert count(IdempotencyKey) == 0
     assert created <= utcnow()
+
+
+def test_multipart_part_without_a_name_is_no_server_error(api, make_case):
+    client, h = api
+    case = make_case()
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"place\"\r\n\r\nx\r\n"
+            f"--{boundary}--\r\n").encode()
+    r = client.post(f"/api/v1/cases/{case.id}/evidence", data=body,
+                    headers={**h, "Idempotency-Key": "nameless",
+                             "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 422 and "file" in r.json["errors"]
