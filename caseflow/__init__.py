@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow.actions.views import bp as actions_bp
     from caseflow.evidence.views import bp as evidence_bp
     from caseflow.mobile.views import bp as mobile_bp
+    from caseflow.mediation.views import bp as mediation_bp
     from caseflow.admin.views import bp as admin_bp
     from caseflow.inspections.views import bp as inspections_bp
     from caseflow.penalties.views import bp as penalties_bp
@@ -65,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(actions_bp)
     app.register_blueprint(evidence_bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(mediation_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)

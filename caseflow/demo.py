@@ -152,7 +152,40 @@ def seed_demo(n_cases: int = 300, seed: int = 2026) -> list[tuple]:
     _seed_decisions(rng, users, today)
     _seed_inspections(rng, users, today)
     _seed_actions(rng, users, agencies, today)
+    _seed_mediation(rng, users, today)
     return logins
+
+
+def _seed_mediation(rng, users, today):
+    """The IP office's mediator roster and requests at every stage."""
+    from caseflow.mediation import operations as mops
+
+    clerk = users["ipo_officer"]
+    wang = mops.add_mediator(clerk, {"name": "王立新（律师）", "mediator_kind": "professional",
+                                     "expertise": "商标、不正当竞争"})
+    mops.add_mediator(clerk, {"name": "陈静（志愿者）", "mediator_kind": "volunteer", "expertise": "专利"})
+    base = {"requester_kind": "rights_holder", "requester_contact": "021-57001234",
+            "ip_type": "trademark", "summary": "被申请人销售标有申请人注册商标的商品，申请人请求调解，要求停止销售并赔偿损失。"}
+    for i, stage in enumerate(["received", "accepted", "mediating", "agreement", "rejected"]):
+        req = mops.register(clerk, {**base, "kind": "mediation", "channel": "counter",
+                                    "received_on": today.isoformat(),
+                                    "requester_name": f"上海{rng.choice(BRANDS)}贸易有限公司",
+                                    "respondent_name": f"{rng.choice(PLACES)[3:7]}{rng.choice(SHOPS)}",
+                                    "respondent_code": ids.make_credit_code(rng)})
+        if stage == "rejected":
+            mops.decide(clerk, req, "reject", {"reason": "不属于知识产权纠纷，建议向人民法院起诉。"})
+            continue
+        if stage == "received":
+            continue
+        mops.decide(clerk, req, "accept", {"jurisdiction": "1"})
+        if stage == "accepted":
+            continue
+        mops.assign_mediator(clerk, req, {"mediator_id": str(wang.id)})
+        if stage == "agreement":
+            mops.record_session(clerk, req, {"held_on": today.isoformat(), "place": "临港松江科技城工作站",
+                                             "present": "申请人代理人、被申请人负责人"})
+            mops.close(clerk, req, "agreement", {"terms": "一、被申请人立即停止销售侵权商品；二、被申请人赔偿申请人经济损失人民币五千元。"})
+    db.session.flush()
 
 
 KEY_TRADEMARKS = [  # registration number, mark, holder, classes, city

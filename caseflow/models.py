@@ -11,3 +11,4 @@ from caseflow.reminders.models import *  # noqa: F401,F403
 from caseflow.actions.models import *  # noqa: F401,F403
 from caseflow.api.idempotency import IdempotencyKey  # noqa: F401
 from caseflow.evidence.models import *  # noqa: F401,F403
+from caseflow.mediation.models import *  # noqa: F401,F403

@@ -208,6 +208,23 @@ def create_clue(user: User, data: ClueIn) -> Case:
     return case
 
 
+def create_transferred_clue(user: User, agency_id: int, data: ClueIn, source: str) -> Case:
+    """A clue handed to another agency (e.g. by the IP office from a mediation): owned by
+    that agency from the start, with no officers until it assigns its own."""
+    case = Case(owner_agency_id=agency_id, created_by_id=user.id, state=State.CLUE.value)
+    case.parties = []
+    case.goods = []
+    for f in AMOUNT_FIELDS:
+        setattr(case, f, 0)
+    _apply_fields(case, data)
+    db.session.add(case)
+    db.session.flush()
+    _event(case, user, "create", to_state=State.CLUE.value, effective_on=data.received_at,
+           data={"channel": case.channel, "source": source, "from_agency_id": user.agency_id})
+    _flush(case)
+    return case
+
+
 def update_case(user: User, case: Case, data: CaseUpdateIn) -> Case:
     """Edit a case's details; refused with StaleVersion if someone saved it meanwhile."""
     if not can_edit(user, case):
