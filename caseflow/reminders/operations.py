@@ -43,7 +43,7 @@ log = logging.getLogger("caseflow.reminders")
 
 #: modules whose import registers reminder sources; a domain that is not there yet is skipped
 SOURCE_MODULES = ("caseflow.reminders.sources", "caseflow.inspections.reminders",
-                  "caseflow.actions.reminders")
+                  "caseflow.actions.reminders", "caseflow.mediation.reminders")
 INSERT_CHUNK = 500
 CLAIM_BATCH = 200
 SMTP_TIMEOUT = 10  # seconds: a hung mail server must not stall the reminders

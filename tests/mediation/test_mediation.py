@@ -176,3 +176,26 @@ def test_services_and_figures(app, ipo):
     assert (f.requests, f.decided, f.accepted, f.agreements, f.closed) == (3, 3, 2, 1, 3)
     assert f.acceptance_rate == round(2 / 3, 3) and f.service_minutes == 45
     assert f.median_days_to_close == 0 and f.per_mediator == {"王调解": (1, 1)}
+
+
+def test_deadline_reminders_reach_the_office_staff(app, ipo):
+    from caseflow.reminders import operations as rops
+    from caseflow.reminders.models import Reminder
+    from tests.reminders.test_reminders import at_local
+
+    req = ops.submit_public(request_data())
+    db.session.commit()
+    due = load_calendar().add_working_days(req.received_on, 7)
+    rops.generate_all(at_local(due))  # due today: within the 2-working-day window
+    rows = db.session.scalars(select(Reminder).where(Reminder.key.like(f"assistance:{req.id}:%"))).all()
+    assert sorted(r.user_id for r in rows) == sorted([ipo.clerk.id, ipo.clerk2.id])
+    assert {r.kind for r in rows} == {"due_soon"} and req.receipt_code in rows[0].subject
+    rops.generate_all(at_local(due + dt.timedelta(days=1)))
+    kinds = {r.kind for r in db.session.scalars(select(Reminder).where(
+        Reminder.key.like(f"assistance:{req.id}:%")))}
+    assert kinds == {"due_soon", "overdue"}
+    ops.decide(ipo.clerk, req, "reject", {"reason": "不属于知识产权纠纷"})
+    db.session.commit()
+    before = count(Reminder)
+    rops.generate_all(at_local(due + dt.timedelta(days=30)))
+    assert count(Reminder) == before  # decided, and the requester is told with the decision
