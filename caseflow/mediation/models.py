@@ -94,6 +94,8 @@ class AssistanceRequest(db.Model):
         back_populates="request", cascade="all, delete-orphan", order_by="MediationSession.id")
     services: Mapped[list[AssistanceService]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="AssistanceService.id")
+    documents: Mapped[list[MediationDocument]] = relationship(
+        cascade="all, delete-orphan", order_by="MediationDocument.id")
 
 
 class MediationSession(db.Model):
@@ -142,3 +144,20 @@ class ReceiptLookup(db.Model):
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     found: Mapped[bool] = mapped_column(Boolean)
+
+
+class MediationDocument(db.Model):
+    """A document of the request (application, evidence from the parties, signed agreement)."""
+
+    __tablename__ = "mediation_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("assistance_request.id", ondelete="CASCADE"),
+                                            index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,8 +22,9 @@ from caseflow.core.models import load_calendar
 from caseflow.core.timeutil import today_local, utcnow
 from caseflow.extensions import db
 from caseflow.mediation import rules as r
-from caseflow.mediation.models import (AssistanceRequest, AssistanceService, MediationSession,
-                                       Mediator, MediatorConflict, ReceiptLookup)
+from caseflow.mediation.models import (AssistanceRequest, AssistanceService, MediationDocument,
+                                       MediationSession, Mediator, MediatorConflict,
+                                       ReceiptLookup)
 
 STAFF_ROLES = (Role.INSPECTOR, Role.CASE_OFFICER, Role.APPROVER, Role.COORDINATOR)
 REQUESTER_KINDS = ("rights_holder", "business", "citizen")
@@ -408,6 +409,72 @@ def log_service(user, req: AssistanceRequest, data: dict) -> AssistanceService:
     return s
 
 
+def add_document(user, req: AssistanceRequest, file_storage) -> MediationDocument:
+    """A document of the request; checked by content, hashed, stored outside the web root.
+    The file is removed again if the record cannot be written."""
+    from caseflow.core.uploads import UploadError, display_name, path_of, store
+
+    _staff(user)
+    if req.agency_id != user.agency_id:
+        raise NotFound(messages.text("request_not_found"))
+    if file_storage is None or not getattr(file_storage, "filename", ""):
+        raise InvalidInput({"file": messages.text("field_required")})
+    try:
+        stored = store(file_storage.stream, "mediation")
+    except UploadError as e:
+        raise InvalidInput({"file": messages.text(e.code, **e.params)}) from e
+    try:
+        doc = MediationDocument(request_id=req.id, filename=display_name(file_storage.filename),
+                                stored_name=stored.stored_name, content_type=stored.content_type,
+                                size=stored.size, sha256=stored.sha256, uploaded_by_id=user.id)
+        db.session.add(doc)
+        db.session.flush()
+        audit.record("assistance.document", user=user, obj_type="assistance_request",
+                     obj_id=req.id, document_id=doc.id, sha256=stored.sha256)
+    except BaseException:
+        path_of("mediation", stored.stored_name).unlink(missing_ok=True)
+        raise
+    return doc
+
+
+def get_document(user, document_id: int) -> MediationDocument:
+    doc = db.session.get(MediationDocument, document_id) if 0 < document_id < 2**31 else None
+    if doc is None:
+        raise NotFound(messages.text("request_not_found"))
+    get_request(user, doc.request_id)  # NotFound outside the office
+    audit.record("assistance.document_download", user=user, obj_type="assistance_request",
+                 obj_id=doc.request_id, document_id=doc.id)
+    return doc
+
+
+def _carry_documents(user, req: AssistanceRequest, case) -> list[str]:
+    """Copy the request's documents into the new case as evidence (hash kept, custody from
+    the IP office). Returns the copied files' paths, to remove if the transaction fails."""
+    import shutil
+    import secrets
+
+    from caseflow.core.uploads import path_of, upload_dir
+    from caseflow.evidence.models import CustodyEntry, Evidence
+    from caseflow.evidence.rules import kind_of
+
+    copied = []
+    for doc in req.documents:
+        name = secrets.token_hex(16)
+        target = upload_dir("evidence") / name
+        shutil.copyfile(path_of("mediation", doc.stored_name), target)
+        copied.append(str(target))
+        ev = Evidence(case_id=case.id, kind=kind_of(doc.content_type), filename=doc.filename,
+                      stored_name=name, content_type=doc.content_type, size=doc.size,
+                      sha256=doc.sha256, captured_at=doc.uploaded_at, place="",
+                      description=f"维权援助材料（回执号 {req.receipt_code}）",
+                      uploaded_by_id=user.id, uploaded_at=utcnow())
+        ev.custody = [CustodyEntry(user_id=user.id, agency_id=user.agency_id, action="handed_over",
+                                   data={"to_agency_id": case.owner_agency_id, "sha256": doc.sha256,
+                                         "from_request": req.id})]
+        db.session.add(ev)
+    return copied
+
+
 def competent_agencies() -> list[Agency]:
     return list(db.session.scalars(select(Agency).where(Agency.kind.in_(
         ["market_supervision", "cultural_enforcement"])).order_by(Agency.id)))
@@ -445,9 +512,18 @@ def to_clue(user, req: AssistanceRequest, data: dict):
         "reporter_contact": req.requester_contact[:100], "parties": parties})
     case = create_transferred_clue(user, target.id, clue, source=f"assistance:{req.id}")
     req.clue_case_id = case.id
-    audit.record("assistance.to_clue", user=user, obj_type="assistance_request", obj_id=req.id,
-                 case_id=case.id, agency_id_to=target.id)
-    db.session.flush()
+    copied = _carry_documents(user, req, case)
+    try:
+        audit.record("assistance.to_clue", user=user, obj_type="assistance_request",
+                     obj_id=req.id, case_id=case.id, agency_id_to=target.id,
+                     documents=len(copied))
+        db.session.flush()
+    except BaseException:
+        import os
+
+        for path in copied:
+            os.unlink(path)
+        raise
     return case
 
 

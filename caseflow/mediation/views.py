@@ -160,6 +160,37 @@ def step(request_id: int, verb: str):
     return err or redirect(url_for("mediation.detail", request_id=request_id), 303)
 
 
+@bp.route("/mediation/<int:request_id>/documents", methods=["POST"])
+@login_required
+def add_document(request_id: int):
+    req = _load(request_id)
+    _r, err = _attempt(lambda v: ops.add_document(current_user, req, request.files.get("file")),
+                       lambda **kw: _detail(req, **kw), "document", _("Document stored."))
+    return err or redirect(url_for("mediation.detail", request_id=request_id) + "#documents", 303)
+
+
+@bp.route("/mediation/documents/<int:document_id>")
+@login_required
+def document(document_id: int):
+    from flask import send_file
+
+    from caseflow.core.uploads import path_of
+
+    _guard()
+    try:
+        doc = ops.get_document(current_user, document_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    try:
+        resp = send_file(path_of("mediation", doc.stored_name), mimetype=doc.content_type,
+                         as_attachment=True, download_name=doc.filename)
+    except FileNotFoundError:
+        abort(404)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
 @bp.route("/mediation/<int:request_id>/agreement.pdf")
 @login_required
 def agreement_pdf(request_id: int):

@@ -199,3 +199,39 @@ def test_deadline_reminders_reach_the_office_staff(app, ipo):
     before = count(Reminder)
     rops.generate_all(at_local(due + dt.timedelta(days=30)))
     assert count(Reminder) == before  # decided, and the requester is told with the decision
+
+
+def test_documents_are_checked_and_carried_into_the_clue(app, ipo, login_as):
+    import hashlib
+    import io
+    from pathlib import Path
+
+    from caseflow.evidence.models import Evidence
+
+    req = ops.submit_public(request_data())
+    ops.decide(ipo.clerk, req, "accept", {"jurisdiction": "1"})
+    db.session.commit()
+    clerk = login_as(app.test_client(), "clerk")
+    bad = clerk.post(f"/mediation/{req.id}/documents", data={"file": (io.BytesIO(b"<html>x</html>"), "a.pdf")},
+                     content_type="multipart/form-data")
+    assert bad.status_code == 422 and 'id="file-error"' in bad.text
+    pdf = b"%PDF-1.4\n% mediation\n%%EOF\n"
+    ok = clerk.post(f"/mediation/{req.id}/documents", data={"file": (io.BytesIO(pdf), "申请书.pdf")},
+                    content_type="multipart/form-data")
+    assert ok.status_code == 303
+    doc = db.session.get(AssistanceRequest, req.id).documents[0]
+    assert doc.sha256 == hashlib.sha256(pdf).hexdigest() and doc.filename == "申请书.pdf"
+    dl = clerk.get(f"/mediation/documents/{doc.id}")
+    assert dl.status_code == 200 and dl.data == pdf and "attachment" in dl.headers["Content-Disposition"]
+    assert login_as(app.test_client(), "officer").get(f"/mediation/documents/{doc.id}").status_code == 403
+    r = clerk.post(f"/mediation/{req.id}/clue", data={"target_agency_id": str(ipo.amr.id)})
+    assert r.status_code == 303
+    req = db.session.get(AssistanceRequest, req.id)
+    [ev] = db.session.scalars(select(Evidence).where(Evidence.case_id == req.clue_case_id)).all()
+    assert ev.sha256 == doc.sha256 and ev.filename == "申请书.pdf"
+    assert (Path(app.instance_path) / "uploads" / "evidence" / ev.stored_name).read_bytes() == pdf
+    assert [c.action for c in ev.custody] == ["handed_over"]
+    assert ev.custody[0].data["to_agency_id"] == ipo.amr.id
+    # the market-supervision officer now sees the clue with the document as evidence
+    officer = login_as(app.test_client(), "officer")
+    assert officer.get(f"/evidence/{ev.id}/download").data == pdf
