@@ -109,7 +109,6 @@ def new_receipt_code() -> str:
 def normalize_receipt_code(raw: str) -> str | None:
     """Accept lower case, spaces and missing dashes; None when it cannot be a code."""
     s = "".join(c for c in (raw or "").upper() if c.isalnum())
-    s = s.replace("O", "0").replace("I", "1")  # never in codes: typed by mistake
     if len(s) != 12 or any(c not in ALPHABET for c in s):
         return None
     return f"{s[:4]}-{s[4:8]}-{s[8:]}"

@@ -11,8 +11,11 @@ untouched for the other tests):
                  ``jiading``: a third one for the dual-random inspection journey, with a
                  manager and four inspectors and no case at all; ``jiaxing``: a
                  market-supervision agency of another G60 city, 浙江省嘉兴市, with one
-                 inspector, for the joint-action journey). Songjiang's region is 上海市松江区
-                 (G60 cross-region actions need agencies of two G60 cities).
+                 inspector, for the joint-action journey; ``ipo``: Songjiang's IP office,
+                 知识产权局, with one clerk, for the assistance and mediation journey, the only
+                 ``ip_office`` agency, so the public request form needs no office chosen).
+                 Songjiang's region is 上海市松江区 (G60 cross-region actions need agencies of
+                 two G60 cities).
 ``browser``      session-scoped Playwright Chromium (/usr/bin/chromium, never downloaded).
 ``new_context``  makes browser contexts for one test (closed afterwards); on failure every open
                  page is saved as a screenshot under tests/e2e/artifacts/.
@@ -88,6 +91,12 @@ JIAXING = {"code": "jx-amr", "kind": "market_supervision", "name": "嘉兴市市
 JIAXING_USERS = {
     "jx_inspector": ("沈佳怡", ["inspector"]),
 }
+# the district IP office for the assistance and mediation journey (维权援助、知识产权纠纷调解):
+# its clerk accepts the public request, assigns a mediator and closes with an agreement
+IPO = {"code": "sj-ipo", "kind": "ip_office", "name": "上海市松江区知识产权局", "case_prefix": "沪松知"}
+IPO_USERS = {
+    "ipo_clerk": ("许静", ["case_officer"]),
+}
 
 
 def _free_port() -> int:
@@ -146,6 +155,11 @@ def live_server(tmp_path_factory):
                                           JIAXING["case_prefix"], region=JIAXING["region"])
         for username, (display, roles) in JIAXING_USERS.items():
             user = create_user(others["jiaxing"], username, PASSWORD, roles, display_name=display)
+            users[username] = SimpleNamespace(id=user.id, username=username,
+                                              display_name=display, roles=roles)
+        others["ipo"] = create_agency(IPO["code"], IPO["kind"], IPO["name"], IPO["case_prefix"])
+        for username, (display, roles) in IPO_USERS.items():
+            user = create_user(others["ipo"], username, PASSWORD, roles, display_name=display)
             users[username] = SimpleNamespace(id=user.id, username=username,
                                               display_name=display, roles=roles)
         db.session.commit()

@@ -235,3 +235,16 @@ def test_documents_are_checked_and_carried_into_the_clue(app, ipo, login_as):
     # the market-supervision officer now sees the clue with the document as evidence
     officer = login_as(app.test_client(), "officer")
     assert officer.get(f"/evidence/{ev.id}/download").data == pdf
+
+
+def test_detail_page_ids_are_unique_and_reject_errors_are_named(app, ipo, login_as):
+    import re
+
+    req = ops.submit_public(request_data())
+    db.session.commit()
+    clerk = login_as(app.test_client(), "clerk")
+    page = clerk.get(f"/mediation/{req.id}").text
+    found = re.findall(r'\bid="([^"]+)"', page)
+    assert len(found) == len(set(found)), sorted({i for i in found if found.count(i) > 1})
+    r = clerk.post(f"/mediation/{req.id}/reject", data={"reason": "短"})
+    assert r.status_code == 422 and 'id="reason-reject-error"' in r.text and ">短</textarea>" in r.text
