@@ -281,12 +281,18 @@ def _render_detail(case: Case, status: int = 200, action_errors=None, open_actio
     from caseflow.evidence import operations as evidence_ops
 
     key_marks = listed_trademarks(case.trademark_numbers)
+    from_request = None  # a clue handed over from a mediation (维权援助转交)
+    source = (case.events[0].data or {}).get("source", "") if case.events else ""
+    if source.startswith("assistance:") and source[11:].isdigit():
+        from caseflow.mediation.models import AssistanceRequest
+
+        from_request = db.session.get(AssistanceRequest, int(source[11:]))
     joint_action = db.session.get(JointAction, case.joint_action_id) if case.joint_action_id else None
     if joint_action is not None and not action_access.sees_action(current_user, joint_action):
         joint_action = None
     return render_template(
         "cases/detail.html", case=case, clocks=clocks, today=today, parts=parts, owner=owner,
-        key_marks=key_marks, joint_action=joint_action,
+        key_marks=key_marks, joint_action=joint_action, from_request=from_request,
         evidence=evidence_ops.evidence_of(current_user, case),
         can_add_evidence=evidence_ops.can_add(current_user, case),
         matches=matches, referrals=case_referrals,

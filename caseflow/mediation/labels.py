@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 STATE_LABELS = {
     "received": _l("Registered, awaiting acceptance"),
-    "accepted": _l("Accepted"),
+    "accepted": _l("Accepted, awaiting a mediator"),
     "mediating": _l("In mediation"),
     "rejected": _l("Not accepted"),
     "agreement": _l("Closed with agreement"),

@@ -248,3 +248,34 @@ def test_detail_page_ids_are_unique_and_reject_errors_are_named(app, ipo, login_
     assert len(found) == len(set(found)), sorted({i for i in found if found.count(i) > 1})
     r = clerk.post(f"/mediation/{req.id}/reject", data={"reason": "短"})
     assert r.status_code == 422 and 'id="reason-reject-error"' in r.text and ">短</textarea>" in r.text
+
+
+def test_case_page_names_the_request_and_other_outcomes(app, ipo, login_as):
+    req = ops.submit_public(request_data())
+    ops.decide(ipo.clerk, req, "accept", {"jurisdiction": "1"})
+    case = ops.to_clue(ipo.clerk, req, {"target_agency_id": str(ipo.amr.id)})
+    db.session.commit()
+    page = login_as(app.test_client(), "officer").get(f"/cases/{case.id}").text
+    assert 'id="from-request"' in page and req.receipt_code in page
+    assert f'/mediation/{req.id}"' not in page  # the request itself stays with the IP office
+    # no agreement needs reasons; then the parties are told once
+    ops.assign_mediator(ipo.clerk, req, {"mediator_id": str(ipo.mediator_b.id)})
+    db.session.commit()
+    with pytest.raises(InvalidInput) as e:
+        ops.close(ipo.clerk, req, "no_agreement", {"reason": ""})
+    assert "reason" in e.value.errors
+    db.session.rollback()
+    ops.close(ipo.clerk, req, "no_agreement", {"reason": "双方分歧较大"})
+    db.session.commit()
+    assert req.state == "no_agreement" and req.closed_on == today_local()
+    ops.notify_parties(ipo.clerk, req, {"notified_on": today_local().isoformat()})
+    db.session.commit()
+    with pytest.raises(InvalidTransition):
+        ops.notify_parties(ipo.clerk, req, {"notified_on": today_local().isoformat()})
+    db.session.rollback()
+    assert [c.met() for c in ops.request_clocks(req)] == [True, True, True]
+    # a request can be withdrawn before acceptance
+    other = ops.submit_public(request_data())
+    ops.close(ipo.clerk, other, "withdraw", {"reason": "申请人撤回申请"})
+    db.session.commit()
+    assert other.state == "withdrawn"
