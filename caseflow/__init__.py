@@ -22,6 +22,11 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow import config as cfg
 
     cfg.load(app, config)
+    if app.config["PROXY_FIX_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
 
     from caseflow.extensions import babel, csrf, db, login_manager, migrate

@@ -52,13 +52,17 @@ DEFAULTS = {
     "SMTP_STARTTLS": False,
     # API create requests with an Idempotency-Key: the answer is kept this many days (≥ 7)
     "IDEMPOTENCY_KEEP_DAYS": 8,
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx: 1). The
+    # client's address is used for audit records and the receipt-code lookup throttle.
+    "PROXY_FIX_HOPS": 0,
 }
 
 _INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
              "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
              "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET",
-             "REMINDER_INTERVAL_SECONDS", "SMTP_PORT", "IDEMPOTENCY_KEEP_DAYS"}
+             "REMINDER_INTERVAL_SECONDS", "SMTP_PORT", "IDEMPOTENCY_KEEP_DAYS",
+             "PROXY_FIX_HOPS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING", "SMTP_STARTTLS"}
 
 
@@ -120,6 +124,8 @@ def _finish(app) -> None:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
     if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
         raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if not 0 <= app.config["PROXY_FIX_HOPS"] <= 5:
+        raise ConfigError("PROXY_FIX_HOPS must be between 0 and 5")
     if app.config["IDEMPOTENCY_KEEP_DAYS"] < 7:
         raise ConfigError("IDEMPOTENCY_KEEP_DAYS must be at least 7")
     if not 0 < int(app.config["SMTP_PORT"]) < 65536:

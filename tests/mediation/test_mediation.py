@@ -279,3 +279,20 @@ def test_case_page_names_the_request_and_other_outcomes(app, ipo, login_as):
     ops.close(ipo.clerk, other, "withdraw", {"reason": "申请人撤回申请"})
     db.session.commit()
     assert other.state == "withdrawn"
+
+
+def test_throttle_counts_the_client_behind_a_proxy(tmp_path, ipo):
+    from caseflow import create_app
+
+    proxied = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "PROXY_FIX_HOPS": 1,
+                          "SQLALCHEMY_DATABASE_URI": db.engine.url.render_as_string(hide_password=False),
+                          "INSTANCE_PATH": str(tmp_path)})
+    c = proxied.test_client()
+    for _ in range(ops.LOOKUP_LIMIT):
+        c.post("/public/assistance/status", data={"code": rules.new_receipt_code()},
+               headers={"X-Forwarded-For": "203.0.113.7"})
+    blocked = c.post("/public/assistance/status", data={"code": rules.new_receipt_code()},
+                     headers={"X-Forwarded-For": "203.0.113.7"})
+    other = c.post("/public/assistance/status", data={"code": rules.new_receipt_code()},
+                   headers={"X-Forwarded-For": "198.51.100.9"})
+    assert (blocked.status_code, other.status_code) == (429, 404)
