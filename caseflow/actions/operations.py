@@ -23,7 +23,7 @@ from caseflow.actions.models import (ActionEvent, ActionTarget, ActionTask, Join
                                      KeyTrademark, ReportAttachment, TaskReport,
                                      action_participant)
 from caseflow.cases import messages
-from caseflow.core import audit
+from caseflow.core import audit, fields
 from caseflow.core.errors import (InvalidInput, InvalidTransition, NotFound, PermissionDenied,
                                   StaleVersion)
 from caseflow.core.timeutil import today_local, utcnow
@@ -72,30 +72,11 @@ def _event(action: JointAction, user, kind: str, task: ActionTask | None = None,
                  task_id=task.id if task else None, **data)
 
 
-def _text(data: dict, name: str, errors: dict, *, required=False, max_len=200, min_len=0) -> str:
-    raw = data.get(name)
-    value = ("" if raw is None else str(raw)).strip()
-    if any(ord(c) < 32 and c not in "\r\n\t" for c in value):
-        errors[name] = messages.text("control_characters")
-    elif required and not value:
-        errors[name] = messages.text("field_required")
-    elif len(value) > max_len:
-        errors[name] = messages.text("string_too_long", max_length=max_len)
-    elif value and len(value) < min_len:
-        errors[name] = messages.text("reason_too_short", n=min_len)
-    return value
+_text = fields.text
 
 
 def _date(data: dict, name: str, errors: dict) -> dt.date | None:
-    raw = str(data.get(name) or "").strip()
-    if not raw:
-        errors[name] = messages.text("field_required")
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = messages.text("date_parsing")
-        return None
+    return fields.date(data, name, errors)
 
 
 def _int_id(raw) -> int | None:

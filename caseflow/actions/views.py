@@ -3,14 +3,15 @@ after-action report (PDF) and figures (CSV). Views only parse, call one operatio
 and re-render with what the user typed when the operation refuses."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, redirect, render_template, request,
                    send_file, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from caseflow.actions import access, labels, operations as ops, rules
 from caseflow.actions.models import JointAction
-from caseflow.core.errors import CaseFlowError, InvalidInput, NotFound
+from caseflow.core.errors import NotFound
+from caseflow.core.forms import attempt
 from caseflow.core.timeutil import today_local
 from caseflow.extensions import db
 
@@ -30,23 +31,7 @@ def _form_values() -> dict:
 
 
 def _attempt(fn, render, form_name: str, success: str):
-    """Run one operation; commit on success, otherwise roll back and re-render the page
-    with the form open, its errors and what the user typed."""
-    values = _form_values()
-    try:
-        result = fn(values)
-    except InvalidInput as e:
-        db.session.rollback()
-        return None, render(errors=e.errors, values=values, form=form_name, status=422)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except CaseFlowError as e:
-        db.session.rollback()
-        return None, render(values=values, form=form_name, message=e.message, status=e.status)
-    db.session.commit()
-    flash(success, "success")
-    return result, None
+    return attempt(fn, render, form_name, success, _form_values())
 
 
 def _common():

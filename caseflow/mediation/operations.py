@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from caseflow.accounts.models import Agency, Role
 from caseflow.cases import messages
 from caseflow.cases.rules import IPType
-from caseflow.core import audit, ids
+from caseflow.core import audit, fields, ids
 from caseflow.core.errors import (Conflict, InvalidInput, InvalidTransition, NotFound,
                                   PermissionDenied, StaleVersion)
 from caseflow.core.models import load_calendar
@@ -41,32 +41,13 @@ def _staff(user):
         raise PermissionDenied(messages.text("forbidden"))
 
 
-def _text(data, name, errors, *, required=False, max_len=200, min_len=0) -> str:
-    value = str(data.get(name) if data.get(name) is not None else "").strip()
-    if any(ord(c) < 32 and c not in "\r\n\t" for c in value):
-        errors[name] = messages.text("control_characters")
-    elif required and not value:
-        errors[name] = messages.text("field_required")
-    elif len(value) > max_len:
-        errors[name] = messages.text("string_too_long", max_length=max_len)
-    elif value and len(value) < min_len:
-        errors[name] = messages.text("reason_too_short", n=min_len)
-    return value
+_text = fields.text
 
 
 def _date(data, name, errors, *, not_before: dt.date | None = None) -> dt.date | None:
-    raw = str(data.get(name) or "").strip()
-    if not raw:
-        errors[name] = messages.text("field_required")
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = messages.text("date_parsing")
-        return None
-    if day > today_local():
-        errors[name] = messages.text("date_in_future")
-    elif not_before and day < not_before:
+    """A past (or today's) date, not before ``not_before`` (e.g. the acceptance)."""
+    day = fields.date(data, name, errors, latest=today_local())
+    if day is not None and name not in errors and not_before and day < not_before:
         errors[name] = messages.text("date_before_acceptance", day=not_before.isoformat())
     return day
 

@@ -2,11 +2,12 @@
 lookup (no login)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from caseflow.core.errors import CaseFlowError, InvalidInput, NotFound
+from caseflow.core.forms import attempt
 from caseflow.core.timeutil import today_local
 from caseflow.extensions import db
 from caseflow.mediation import labels, operations as ops, rules
@@ -64,21 +65,7 @@ def index():
 
 
 def _attempt(fn, render, form_name, success):
-    values = _form()
-    try:
-        result = fn(values)
-    except InvalidInput as e:
-        db.session.rollback()
-        return None, render(errors=e.errors, values=values, form=form_name, status=422)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except CaseFlowError as e:
-        db.session.rollback()
-        return None, render(values=values, form=form_name, message=e.message, status=e.status)
-    db.session.commit()
-    flash(success, "success")
-    return result, None
+    return attempt(fn, render, form_name, success, _form())
 
 
 @bp.route("/mediation/", methods=["POST"])
