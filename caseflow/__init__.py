@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow.evidence.views import bp as evidence_bp
     from caseflow.mobile.views import bp as mobile_bp
     from caseflow.mediation.views import bp as mediation_bp
+    from caseflow.reports.views import bp as reports_bp
     from caseflow.admin.views import bp as admin_bp
     from caseflow.inspections.views import bp as inspections_bp
     from caseflow.penalties.views import bp as penalties_bp
@@ -72,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(evidence_bp)
     app.register_blueprint(mobile_bp)
     app.register_blueprint(mediation_bp)
+    app.register_blueprint(reports_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)

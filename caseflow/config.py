@@ -41,6 +41,12 @@ DEFAULTS = {
     "LOWER_AMOUNT_ORGANISATION": 100000,
     # 每年开展各类专项行动和双随机检查不少于10项 (Songjiang plan)
     "YEARLY_ACTION_TARGET": 10,
+    # 每年开展长三角G60科创走廊跨区域联合执法 (at least one cross-region action a year)
+    "G60_YEARLY_TARGET": 1,
+    # share (%) of penalty decisions on the credit platform within 7 working days (年度报告)
+    "PUBLICATION_ON_TIME_TARGET": 100,
+    # how often the scheduler checks for a yearly report to make (first working day of a year)
+    "REPORT_CHECK_SECONDS": 3600,
     # Reminders: the scheduler process (`flask caseflow scheduler`) runs every N seconds and
     # e-mails reminders when SMTP_HOST is set (otherwise they go to the in-app inbox only).
     "REMINDER_INTERVAL_SECONDS": 60,
@@ -60,7 +66,8 @@ DEFAULTS = {
 _INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
              "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
-             "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET",
+             "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET",
+             "PUBLICATION_ON_TIME_TARGET", "REPORT_CHECK_SECONDS",
              "REMINDER_INTERVAL_SECONDS", "SMTP_PORT", "IDEMPOTENCY_KEEP_DAYS",
              "PROXY_FIX_HOPS"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING", "SMTP_STARTTLS"}
@@ -124,6 +131,13 @@ def _finish(app) -> None:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
     if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
         raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if app.config["REPORT_CHECK_SECONDS"] < 60:
+        raise ConfigError("REPORT_CHECK_SECONDS must be at least 60")
+    for key in ("YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET"):
+        if app.config[key] < 0:
+            raise ConfigError(f"{key} must be 0 or more")
+    if not 0 <= app.config["PUBLICATION_ON_TIME_TARGET"] <= 100:
+        raise ConfigError("PUBLICATION_ON_TIME_TARGET must be a percentage (0–100)")
     if not 0 <= app.config["PROXY_FIX_HOPS"] <= 5:
         raise ConfigError("PROXY_FIX_HOPS must be between 0 and 5")
     if app.config["IDEMPOTENCY_KEEP_DAYS"] < 7:

@@ -26,6 +26,7 @@ AGENCIES = [
     ("sj-culture", "cultural_enforcement", "上海市松江区文化市场行政执法大队", "沪松文执"),
     ("sj-ipo", "ip_office", "上海市松江区知识产权局", "沪松知"),
     ("sj-procuratorate", "procuratorate", "上海市松江区人民检察院", "沪松检"),
+    ("sj-joint", "joint_office", "松江区知识产权工作联席会议办公室", "沪松知联"),
 ]
 
 #: agencies of other G60 cities (cross-region actions), with their region
@@ -55,6 +56,7 @@ USERS = [
     ("culture_reviewer", "sj-culture", ["legal_reviewer"], "邓琳（法制审核）"),
     ("ipo_officer", "sj-ipo", ["case_officer", "inspector"], "林晓（知识产权局）"),
     ("procurator", "sj-procuratorate", ["inspector"], "何平（检察官）"),
+    ("joint_office", "sj-joint", ["coordinator"], "蒋文（联席会议办公室）"),
     ("jx_coordinator", "jx-amr", ["coordinator"], "沈佳（嘉兴协调员）"),
     ("jx_inspector", "jx-amr", ["inspector", "case_officer"], "钱程（嘉兴执法人员）"),
     ("sz_inspector", "sz-amr", ["inspector", "case_officer"], "顾磊（苏州执法人员）"),

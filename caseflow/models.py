@@ -12,3 +12,4 @@ from caseflow.actions.models import *  # noqa: F401,F403
 from caseflow.api.idempotency import IdempotencyKey  # noqa: F401
 from caseflow.evidence.models import *  # noqa: F401,F403
 from caseflow.mediation.models import *  # noqa: F401,F403
+from caseflow.reports.models import *  # noqa: F401,F403

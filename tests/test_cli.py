@@ -60,6 +60,6 @@ def test_seed_demo_covers_states_and_prints_logins(app, db):
     assert len(numbers) == len(set(numbers)) and numbers
     agencies = set(db.session.scalars(select(Agency.kind)))
     assert agencies == {"market_supervision", "police_econ", "cultural_enforcement", "ip_office",
-                        "procuratorate"}
+                        "procuratorate", "joint_office"}
     r = invoke(app, "seed-demo", "--if-empty")
     assert "not seeded" in r.output

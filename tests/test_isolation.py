@@ -202,6 +202,14 @@ def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
         for url in ["/cases/", "/cases/?q=MK", "/referrals/", "/api/v1/cases",
                     "/api/v1/cases?q=MK", "/admin/calendar", "/admin/thresholds",
                     "/publications/", "/public/penalties?q=MK",
+                    # dashboards, the district view and ledgers: counts and own records only
+                    "/reports/?from=2020-01-01", "/reports/district?from=2020-01-01",
+                    *[f"/reports/ledgers/export?kind={k}&format=csv&from=2020-01-01"
+                      for k in ("cases", "referrals", "penalties", "inspections", "actions")],
+                    *[f"/cases/?{f}&from=2020-01-01" for f in (
+                        "own=1&received_from=2000-01-01", "referral=with_police&referred_from=2000-01-01",
+                        "referral=police_filed&referred_from=2000-01-01", "stage=clue&stage_from=2000-01-01",
+                        "publication=platform_pending&decided_from=2000-01-01", "due=week")],
                     *referral_files]:
             r = client.get(url, headers=headers if url.startswith("/api") else None)
             attempts += 1

@@ -19,6 +19,7 @@ class AgencyKind(StrEnum):
     CULTURAL_ENFORCEMENT = "cultural_enforcement"  # 文化市场行政执法大队
     IP_OFFICE = "ip_office"  # 知识产权局
     PROCURATORATE = "procuratorate"  # 人民检察院
+    JOINT_OFFICE = "joint_office"  # 知识产权联席会议办公室 (district-wide figures only)
     OTHER = "other"
 
 

@@ -124,6 +124,7 @@ AGENCY_KIND_LABELS = {
     "cultural_enforcement": _l("Cultural market enforcement"),
     "ip_office": _l("Intellectual property office"),
     "procuratorate": _l("Procuratorate"),
+    "joint_office": _l("IP joint-meeting office"),
     "other": _l("Other"),
 }
 
@@ -450,6 +451,14 @@ _MESSAGES = {
     "csv_encoding": _l("The file is not UTF-8 or GB18030 text."),
     "csv_headers": _l("The first line must name the columns %(headers)s."),
     "duplicate_in_file": _l("The same registration number appears twice in the file."),
+    "report_year": _l("Choose a year from 2000 to this year."),
+    "period_too_early": _l("The period cannot start before 2000-01-01."),
+    "period_reversed": _l("The end of the period is before its start."),
+    "period_too_long": _l("A period covers at most three years."),
+    "ledger_kind": _l("Choose a ledger: cases, referrals, penalties, inspections or actions."),
+    "ledger_format": _l("Choose CSV or XLSX."),
+    "publication_filter": _l("Unknown publication figure."),
+    "due_filter": _l("Unknown deadline filter."),
 }
 
 

@@ -44,6 +44,9 @@ class Case(db.Model):
         Index("ix_case_record_agency_created", "owner_agency_id", "created_at", "id"),
         Index("ix_case_record_agency_state_created", "owner_agency_id", "state", "created_at", "id"),
         Index("ix_case_record_agency_due", "owner_agency_id", "next_due_on"),
+        # Dashboards: the agency's cases received in a period, by state, IP type and channel
+        Index("ix_case_record_agency_received", "owner_agency_id", "received_on", "state",
+              "ip_type", "channel"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,7 +155,9 @@ class CaseEvent(db.Model):
     """One line of the case timeline: who did what, when, and what changed."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
+                      # time in each stage: the events leaving a stage, by stage and date
+                      Index("ix_case_event_left", "from_state", "effective_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
@@ -165,6 +170,9 @@ class CaseEvent(db.Model):
     to_state: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: On an event that changes the state: the day the state it leaves (``from_state``) was
+    #: entered, so the time spent in each stage is one subtraction (dashboards, SPEC §7).
+    stage_entered_on: Mapped[dt.date | None] = mapped_column(Date)
 
     case: Mapped[Case] = relationship(back_populates="events")
     user: Mapped[User] = relationship(lazy="joined")

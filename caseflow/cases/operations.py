@@ -96,10 +96,20 @@ def allowed_actions(user, case: Case, today: dt.date | None = None, calendar=Non
 # ----------------------------------------------------------------------------- writing
 
 
+def stage_entered_on(case: Case, from_state: str | None, to_state: str | None) -> dt.date | None:
+    """For an event about to change the case's state: the day the state it leaves began (the
+    effective day of the latest event that changed the state), else None."""
+    if not from_state or not to_state or from_state == to_state:
+        return None
+    last = next((e for e in reversed(case.events) if e.to_state), None)
+    return last.effective_on if last is not None else case.received_on
+
+
 def _event(case: Case, user, action: str, *, from_state=None, to_state=None, reason=None,
            effective_on: dt.date | None = None, data: dict | None = None) -> CaseEvent:
+    entered = stage_entered_on(case, from_state, to_state)
     ev = CaseEvent(case=case, user_id=user.id, action=action, from_state=from_state,
-                   to_state=to_state, reason=reason or None,
+                   to_state=to_state, reason=reason or None, stage_entered_on=entered,
                    effective_on=effective_on or today_local(), data=data or {})
     db.session.add(ev)
     audit.record(f"case.{action}", user=user, obj_type="case", obj_id=case.id,

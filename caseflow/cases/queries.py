@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import lazyload
 
-from caseflow.cases.models import Case, Party, case_officer_table
+from caseflow.cases.models import Case, CaseEvent, Party, case_officer_table
 from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
 from caseflow.core.errors import InvalidInput
@@ -22,6 +22,11 @@ from caseflow.extensions import db
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+#: dashboard filters: a figure's list is these arguments (see caseflow.reports.operations)
+DATE_ARGS = ("received_from", "received_to", "stage_from", "stage_to", "referred_from",
+             "referred_to", "decided_from", "decided_to")
 
 
 @dataclass
@@ -33,6 +38,39 @@ class CaseFilters:
     overdue: bool = False
     joint_action: int | None = None
     q: str = ""
+    own: bool = False  # the agency's own cases only (not those shared with it)
+    due: str | None = None  # "week": the next deadline falls between today and Sunday
+    stage: str | None = None  # left this stage between stage_from and stage_to
+    referral: str | None = None  # has a referral with this outcome, made in the period
+    publication: str | None = None  # "<channel>_<class>" of the decision's publication
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    stage_from: dt.date | None = None
+    stage_to: dt.date | None = None
+    referred_from: dt.date | None = None
+    referred_to: dt.date | None = None
+    decided_from: dt.date | None = None
+    decided_to: dt.date | None = None
+
+    def args(self, **overrides) -> dict:
+        """The filters as query arguments (for links that keep them), without empty ones."""
+        out = {}
+        for name in ("state", "ip_type", "channel", "officer", "joint_action", "q", "due",
+                     "stage", "referral", "publication", *DATE_ARGS):
+            value = getattr(self, name)
+            if value:
+                out[name] = value.isoformat() if isinstance(value, dt.date) else value
+        if self.overdue:
+            out["overdue"] = "1"
+        if self.own:
+            out["own"] = "1"
+        out.update(overrides)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+    @property
+    def from_dashboard(self) -> bool:
+        return bool(self.own or self.due or self.stage or self.referral or self.publication
+                    or any(getattr(self, n) for n in DATE_ARGS))
 
     @classmethod
     def from_args(cls, args, message) -> "CaseFilters":
@@ -59,6 +97,41 @@ class CaseFilters:
             else:
                 f.joint_action = int(action)
         f.overdue = (args.get("overdue") or "").lower() in ("1", "true", "yes", "on")
+        f.own = (args.get("own") or "").lower() in ("1", "true", "yes", "on")
+        for name in DATE_ARGS:
+            value = (args.get(name) or "").strip()
+            if value:
+                try:
+                    setattr(f, name, dt.date.fromisoformat(value))
+                except ValueError:
+                    errors[name] = message("date_parsing")
+        due = (args.get("due") or "").strip()
+        if due:
+            if due != "week":
+                errors["due"] = message("due_filter")
+            else:
+                f.due = due
+        stage = (args.get("stage") or "").strip()
+        if stage:
+            if stage not in {e.value for e in State}:
+                errors["stage"] = message("enum")
+            else:
+                f.stage = stage
+        from caseflow.reports.rules import PUBLICATION_CLASSES, REFERRAL_OUTCOMES
+
+        referral = (args.get("referral") or "").strip()
+        if referral:
+            if referral not in REFERRAL_OUTCOMES:
+                errors["referral"] = message("enum")
+            else:
+                f.referral = referral
+        publication = (args.get("publication") or "").strip()
+        if publication:
+            chan, _, cls = publication.partition("_")
+            if chan not in ("platform", "enterprise") or cls not in PUBLICATION_CLASSES:
+                errors["publication"] = message("publication_filter")
+            else:
+                f.publication = publication
         f.q = re.sub(r"[\x00-\x1f\x7f]", "", args.get("q") or "").strip()[:100]
         if errors:
             raise InvalidInput(errors)
@@ -80,6 +153,38 @@ def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
         cond.append(Case.joint_action_id == f.joint_action)
     if f.overdue:
         cond.append(Case.next_due_on < today_local())
+    if f.own:
+        cond.append(Case.owner_agency_id == user.agency_id)
+    if f.received_from:
+        cond.append(Case.received_on >= f.received_from)
+    if f.received_to:
+        cond.append(Case.received_on <= f.received_to)
+    if f.due == "week":
+        from caseflow.reports.rules import week_of
+
+        today = today_local()
+        cond.append(Case.next_due_on.between(today, week_of(today).end))
+    if f.stage or f.referral or f.publication:
+        from caseflow.reports import operations as reports
+        from caseflow.reports.rules import REFERRAL_OUTCOMES, Period
+
+        def period(start, end) -> Period:
+            return Period(start or dt.date(2000, 1, 1), end or today_local())
+
+        if f.stage:
+            p = period(f.stage_from, f.stage_to)
+            cond.append(Case.id.in_(select(CaseEvent.case_id).where(
+                CaseEvent.from_state == f.stage, CaseEvent.to_state.isnot(None),
+                CaseEvent.stage_entered_on.isnot(None), CaseEvent.effective_on >= p.start,
+                CaseEvent.effective_on <= p.end)))
+        if f.referral:
+            cond.append(Case.id.in_(reports.referral_condition(
+                user.agency_id, period(f.referred_from, f.referred_to), REFERRAL_OUTCOMES[f.referral])))
+        if f.publication:
+            ids = reports.publication_case_ids(user.agency_id, period(f.decided_from, f.decided_to),
+                                               f.publication)
+            cond.append(Case.owner_agency_id == user.agency_id)
+            cond.append(Case.id.in_(ids))
     if f.q:
         like = f"%{_escape_like(f.q)}%"
         cond.append(or_(

@@ -94,10 +94,13 @@ def _user_name(user_id):
 
 def register_template_helpers(app):
     from caseflow.cases import messages as m
+    from caseflow.reports import labels as report_labels
 
     @app.context_processor
     def helpers():
         return {
+            "referral_outcome_label": report_labels.referral_outcome_label,
+            "publication_label": report_labels.publication_label,
             "state_label": lambda s: m.STATE_LABELS.get(s, s),
             "action_label": m.action_label,
             "channel_label": lambda s: m.CHANNEL_LABELS.get(s, s),

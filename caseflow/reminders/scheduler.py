@@ -21,6 +21,7 @@ from caseflow.core.timeutil import utcnow
 log = logging.getLogger("caseflow.reminders")
 
 JOB_ID = "reminders"
+REPORT_JOB_ID = "yearly-reports"
 
 
 def worker_id() -> str:
@@ -40,6 +41,18 @@ def reminder_job(app, worker: str):
     return result
 
 
+def report_job(app):
+    """From the first working day of a year: every agency's yearly report for the year before,
+    made once (each pass checks what is already made)."""
+    from caseflow.reports.present import generate_due_reports
+
+    with app.app_context():
+        made = generate_due_reports()
+    if made:
+        log.info("yearly reports: %d made for %d", len(made), made[0].year)
+    return made
+
+
 def build_scheduler(app, *, background: bool = False, worker: str | None = None) -> BaseScheduler:
     """A scheduler with the reminder job: every REMINDER_INTERVAL_SECONDS, first run at
     start-up (catching up at once after downtime). ``background=True`` gives a
@@ -54,4 +67,10 @@ def build_scheduler(app, *, background: bool = False, worker: str | None = None)
         max_instances=1,  # a slow pass (a hung mail server) is never overlapped by the next
         misfire_grace_time=None,  # a late run still runs, however late
         replace_existing=True)
+    scheduler.add_job(
+        report_job, "interval", seconds=app.config["REPORT_CHECK_SECONDS"], args=(app,),
+        id=REPORT_JOB_ID, name="yearly reports",
+        # a minute after start-up: reminders first, then the (slower) PDF rendering
+        next_run_time=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=60),
+        coalesce=True, max_instances=1, misfire_grace_time=None, replace_existing=True)
     return scheduler
