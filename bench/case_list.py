@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -18,20 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import timed  # noqa: E402
+
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from caseflow import create_app  # noqa: E402
 from caseflow.extensions import db  # noqa: E402
-
-
-def timed(fn, repeat=30):
-    fn()  # warm up
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
 
 
 def main():

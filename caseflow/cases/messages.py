@@ -459,6 +459,7 @@ _MESSAGES = {
     "ledger_format": _l("Choose CSV or XLSX."),
     "publication_filter": _l("Unknown publication figure."),
     "due_filter": _l("Unknown deadline filter."),
+    "filter_date_range": _l("Enter a date between 2000-01-01 and 2099-12-31."),
 }
 
 

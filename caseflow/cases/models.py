@@ -155,9 +155,7 @@ class CaseEvent(db.Model):
     """One line of the case timeline: who did what, when, and what changed."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),
-                      # time in each stage: the events leaving a stage, by stage and date
-                      Index("ix_case_event_left", "from_state", "effective_on"))
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
@@ -170,9 +168,30 @@ class CaseEvent(db.Model):
     to_state: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: On an event that changes the state: the day the state it leaves (``from_state``) was
-    #: entered, so the time spent in each stage is one subtraction (dashboards, SPEC §7).
-    stage_entered_on: Mapped[dt.date | None] = mapped_column(Date)
 
     case: Mapped[Case] = relationship(back_populates="events")
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class StageExit(db.Model):
+    """One time a case left a stage (a state), with the days it spent there: what the
+    dashboards' time-in-stage figures count, written with the event that changed the state."""
+
+    __tablename__ = "case_stage_exit"
+    __table_args__ = (
+        CheckConstraint("days >= 0", name="days_non_negative"),
+        # the agency's exits in a period, by stage and duration (an index-only scan)
+        Index("ix_case_stage_exit_agency_left", "agency_id", "left_on", "stage", "days", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))  # the case's owner
+    stage: Mapped[str] = mapped_column(String(32))
+    entered_on: Mapped[dt.date] = mapped_column(Date)
+    left_on: Mapped[dt.date] = mapped_column(Date)
+    #: calendar days from entering to leaving; a back-dated step that left before it entered
+    #: counts as 0
+    days: Mapped[int] = mapped_column(Integer)
+
+    case: Mapped[Case] = relationship()

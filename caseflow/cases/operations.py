@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow.accounts.models import Agency, Role, User
 from caseflow.cases import messages
-from caseflow.cases.models import Case, CaseEvent, Party
+from caseflow.cases.models import Case, CaseEvent, Party, StageExit
 from caseflow.cases.permissions import (can_assign_officers, can_create_clue, can_edit,
                                         may_perform, visible_cases)
 from caseflow.cases.rules import (TRANSITIONS, CaseFacts, Channel, EventFact, Params, PartyKind,
@@ -105,12 +105,22 @@ def stage_entered_on(case: Case, from_state: str | None, to_state: str | None) -
     return last.effective_on if last is not None else case.received_on
 
 
+def record_stage_exit(case: Case, from_state: str | None, to_state: str | None,
+                      on: dt.date) -> None:
+    """Before an event that changes the case's state is added: note the stage it leaves and
+    the days spent in it (dashboards)."""
+    entered = stage_entered_on(case, from_state, to_state)
+    if entered is not None:
+        db.session.add(StageExit(case=case, agency_id=case.owner_agency_id, stage=from_state,
+                                 entered_on=entered, left_on=on, days=max((on - entered).days, 0)))
+
+
 def _event(case: Case, user, action: str, *, from_state=None, to_state=None, reason=None,
            effective_on: dt.date | None = None, data: dict | None = None) -> CaseEvent:
-    entered = stage_entered_on(case, from_state, to_state)
+    on = effective_on or today_local()
+    record_stage_exit(case, from_state, to_state, on)
     ev = CaseEvent(case=case, user_id=user.id, action=action, from_state=from_state,
-                   to_state=to_state, reason=reason or None, stage_entered_on=entered,
-                   effective_on=effective_on or today_local(), data=data or {})
+                   to_state=to_state, reason=reason or None, effective_on=on, data=data or {})
     db.session.add(ev)
     audit.record(f"case.{action}", user=user, obj_type="case", obj_id=case.id,
                  from_state=from_state, to_state=to_state)

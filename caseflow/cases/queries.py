@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import lazyload
 
-from caseflow.cases.models import Case, CaseEvent, Party, case_officer_table
+from caseflow.cases.models import Case, Party, case_officer_table
 from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
 from caseflow.core.errors import InvalidInput
@@ -22,6 +22,7 @@ from caseflow.extensions import db
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+FILTER_DATES = (dt.date(2000, 1, 1), dt.date(2099, 12, 31))  # what a date filter may name
 
 
 #: dashboard filters: a figure's list is these arguments (see caseflow.reports.operations)
@@ -102,9 +103,14 @@ class CaseFilters:
             value = (args.get(name) or "").strip()
             if value:
                 try:
-                    setattr(f, name, dt.date.fromisoformat(value))
+                    day = dt.date.fromisoformat(value)
                 except ValueError:
                     errors[name] = message("date_parsing")
+                    continue
+                if not FILTER_DATES[0] <= day <= FILTER_DATES[1]:
+                    errors[name] = message("filter_date_range")
+                else:
+                    setattr(f, name, day)
         due = (args.get("due") or "").strip()
         if due:
             if due != "week":
@@ -173,10 +179,7 @@ def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
 
         if f.stage:
             p = period(f.stage_from, f.stage_to)
-            cond.append(Case.id.in_(select(CaseEvent.case_id).where(
-                CaseEvent.from_state == f.stage, CaseEvent.to_state.isnot(None),
-                CaseEvent.stage_entered_on.isnot(None), CaseEvent.effective_on >= p.start,
-                CaseEvent.effective_on <= p.end)))
+            cond.append(Case.id.in_(reports.stage_condition(f.stage, p)))
         if f.referral:
             cond.append(Case.id.in_(reports.referral_condition(
                 user.agency_id, period(f.referred_from, f.referred_to), REFERRAL_OUTCOMES[f.referral])))

@@ -174,7 +174,9 @@ def list_cases():
     key_listed = listed_numbers({n for c in items for n in trademark_numbers(c.trademark_numbers)})
     return render_template("cases/list.html", items=items, next_cursor=next_cursor,
                            key_listed=key_listed,
-                           counts=counts, total=sum(counts.values()), filters=filters,
+                           counts=counts, all_total=sum(counts.values()), filters=filters,
+                           # the h1 counts what is listed: the chosen state's cases, if one
+                           total=counts.get(filters.state, 0) if filters.state else sum(counts.values()),
                            errors=errors, officers=officers, today=today_local(),
                            can_create=can_create_clue(current_user), **_choices()), \
         (422 if errors else 200)

@@ -15,6 +15,25 @@ import chinese_calendar
 
 ONE_DAY = dt.timedelta(days=1)
 
+#: chinesecalendar's answer per day (None: a year it does not cover). Its data never change
+#: while the process runs, and each of its lookups scans every holiday it knows (~50 µs), so
+#: the answers are kept: deadlines of thousands of decisions (dashboards) cost milliseconds.
+_OFFICIAL: dict[dt.date, bool | None] = {}
+
+
+def _official(day: dt.date) -> bool | None:
+    try:
+        return _OFFICIAL[day]
+    except KeyError:
+        pass
+    try:
+        value = chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        value = None
+    if len(_OFFICIAL) < 100_000:  # bounded: ~270 years of days
+        _OFFICIAL[day] = value
+    return value
+
 
 class WorkCalendar:
     def __init__(self, overrides: Mapping[dt.date, bool] | None = None):
@@ -25,19 +44,13 @@ class WorkCalendar:
         """True when the day's status comes from an official source, not the weekday fallback."""
         if day in self.overrides or day.year in self._override_years:
             return True
-        try:
-            chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return False
-        return True
+        return _official(day) is not None
 
     def is_workday(self, day: dt.date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return day.weekday() < 5
+        value = _official(day)
+        return day.weekday() < 5 if value is None else value
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
         """The n-th working day after ``start`` (the start day itself is not counted).

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,23 +47,3 @@ def render_item(type_, obj, autogen_context):
         return "sa.DateTime(timezone=True)"
     return False
 
-
-class days_between(FunctionElement):
-    """``later - earlier`` in whole days for two DATE columns, on SQLite and PostgreSQL."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "days_between"
-
-
-@compiles(days_between)
-def _days_between_pg(element, compiler, **kw):
-    later, earlier = list(element.clauses)
-    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    later, earlier = list(element.clauses)
-    return (f"CAST(julianday({compiler.process(later, **kw)}) - "
-            f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)")

@@ -176,12 +176,12 @@ def _case_event(case: Case, user, action, from_state, to_state, reason=None, dat
                 now: dt.datetime | None = None):
     from caseflow.core.timeutil import local_date
 
-    from caseflow.cases.operations import stage_entered_on
+    from caseflow.cases.operations import record_stage_exit
 
+    on = local_date(now) if now else today_local()
+    record_stage_exit(case, from_state, to_state, on)
     db.session.add(CaseEvent(case=case, user_id=user.id, action=action, from_state=from_state,
-                             to_state=to_state, reason=reason,
-                             stage_entered_on=stage_entered_on(case, from_state, to_state),
-                             effective_on=local_date(now) if now else today_local(),
+                             to_state=to_state, reason=reason, effective_on=on,
                              data=data or {}))
     audit.record(f"case.{action}", user=user, obj_type="case", obj_id=case.id,
                  from_state=from_state, to_state=to_state)

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 
 from caseflow.accounts.models import Agency, AgencyKind, Role
-from caseflow.cases.models import Case, CaseEvent
+from caseflow.cases.models import Case, StageExit
 from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
-from caseflow.core.db import days_between
 from caseflow.core.errors import InvalidInput, PermissionDenied
 from caseflow.core.models import load_calendar
 from caseflow.core.timeutil import LOCAL_TZ, today_local
@@ -153,31 +152,35 @@ def _own_received(agency_id: int, period: r.Period):
 
 
 def case_counts(agency_id: int, period: r.Period):
-    """(state, ip_type, channel, received_on, n) of the agency's cases received in the period,
+    """(state, ip_type, channel, year, month, n) of the agency's cases received in the period,
     read once from the covering index."""
+    year, month = func.extract("year", Case.received_on), func.extract("month", Case.received_on)
     return db.session.execute(
-        select(Case.state, Case.ip_type, Case.channel, Case.received_on, func.count())
+        select(Case.state, Case.ip_type, Case.channel, year, month, func.count())
         .where(*_own_received(agency_id, period))
-        .group_by(Case.state, Case.ip_type, Case.channel, Case.received_on)).all()
+        .group_by(Case.state, Case.ip_type, Case.channel, year, month)).all()
 
 
 def stage_histograms(agency_id: int, period: r.Period) -> tuple[dict[str, Counter], dict[str, int]]:
     """Days spent in each stage left during the period, as {stage: {days: count}}, and the
-    number of distinct cases per stage. A stage entered later than it was left (a back-dated
-    step) counts as 0 days."""
-    where = (Case.owner_agency_id == agency_id, CaseEvent.from_state.isnot(None),
-             CaseEvent.to_state.isnot(None), CaseEvent.stage_entered_on.isnot(None),
-             CaseEvent.effective_on >= period.start, CaseEvent.effective_on <= period.end)
-    days = days_between(CaseEvent.effective_on, CaseEvent.stage_entered_on)
+    number of distinct cases per stage (both index-only scans of the stage exits)."""
+    where = (StageExit.agency_id == agency_id, StageExit.left_on >= period.start,
+             StageExit.left_on <= period.end)
     hist: dict[str, Counter] = defaultdict(Counter)
-    for stage, d, n in db.session.execute(
-            select(CaseEvent.from_state, days, func.count()).join(Case, Case.id == CaseEvent.case_id)
-            .where(*where).group_by(CaseEvent.from_state, days)):
-        hist[stage][max(int(d), 0)] += n
+    for stage, days, n in db.session.execute(
+            select(StageExit.stage, StageExit.days, func.count()).where(*where)
+            .group_by(StageExit.stage, StageExit.days)):
+        hist[stage][days] += n
     cases = dict(db.session.execute(
-        select(CaseEvent.from_state, func.count(func.distinct(CaseEvent.case_id)))
-        .join(Case, Case.id == CaseEvent.case_id).where(*where).group_by(CaseEvent.from_state)).all())
+        select(StageExit.stage, func.count(func.distinct(StageExit.case_id))).where(*where)
+        .group_by(StageExit.stage)).all())
     return hist, cases
+
+
+def stage_condition(stage: str, period: r.Period):
+    """The cases that left ``stage`` during the period (the list behind a stage figure)."""
+    return select(StageExit.case_id).where(StageExit.stage == stage, StageExit.left_on >= period.start,
+                                           StageExit.left_on <= period.end)
 
 
 def referral_condition(agency_id: int, period: r.Period, states):
@@ -269,15 +272,10 @@ def dashboard(user, period: r.Period, today: dt.date | None = None) -> Dashboard
     states: Counter = Counter()
     ip = defaultdict(Counter)
     ch = defaultdict(Counter)
-    month_of = {}
-    for i, m in enumerate(d.months):
-        day = m.start
-        while day <= m.end:
-            month_of[day] = i
-            day += dt.timedelta(days=1)
-    for state, ip_type, channel, received_on, n in case_counts(agency.id, period):
+    month_of = {(m.start.year, m.start.month): i for i, m in enumerate(d.months)}
+    for state, ip_type, channel, year, month, n in case_counts(agency.id, period):
         states[state] += n
-        i = month_of[received_on]
+        i = month_of[(int(year), int(month))]
         ip[ip_type][i] += n
         ch[channel][i] += n
     d.received = sum(states.values())

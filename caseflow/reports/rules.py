@@ -51,14 +51,18 @@ class Period:
 #: the longest period a dashboard or ledger covers at once (a bounded query)
 MAX_PERIOD_DAYS = 3 * 366 + 1
 EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2099, 12, 31)
 
 
 def check_period(start: dt.date | None, end: dt.date | None, today: dt.date) -> Period:
-    """Validate a user's period. Missing ends default to this year up to today."""
-    start = start or dt.date(today.year, 1, 1)
+    """Validate a user's period. Missing ends default to this year up to today; an end alone
+    starts the period on 1 January of the end's year."""
+    start = start or dt.date((end or today).year, 1, 1)
     end = end or max(today, start)
     if start < EARLIEST:
         raise PeriodError("period_too_early", "from")
+    if start > LATEST or end > LATEST:
+        raise PeriodError("filter_date_range", "to" if end > LATEST else "from")
     if end < start:
         raise PeriodError("period_reversed", "to")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
