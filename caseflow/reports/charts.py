@@ -48,12 +48,20 @@ def _svg(width: int, height: int, title: str, body: str) -> Markup:
         f'font-family="{FONT}" font-size="12"><title>{escape(title)}</title>{body}</svg>')
 
 
+def text_width(text: str) -> float:
+    """Rough width in pixels at 12 px: CJK characters are square, Latin ones narrower."""
+    return sum(12 if ord(ch) > 0x2E80 else 7 for ch in text)
+
+
 def bar_chart(title: str, bars: list[Bar], width: int = 520, label_width: int = 150) -> Markup:
-    """Horizontal bars, one per category, the number at the end of each bar."""
+    """Horizontal bars, one per category, the number (or text) at the end of each bar; the
+    bars leave room for the longest text so nothing is cut off."""
     row, top = 24, 8
     height = top * 2 + row * max(len(bars), 1)
     peak = max((b.value for b in bars), default=0) or 1
-    span = width - label_width - 60
+    room = max((text_width(b.text if b.text is not None else _num(b.value)) for b in bars),
+               default=0) + 12
+    span = max(width - label_width - room, 40)
     parts = []
     if not bars:
         parts.append(f'<text x="8" y="{top + 14}" fill="#6b7280">—</text>')
@@ -70,9 +78,11 @@ def bar_chart(title: str, bars: list[Bar], width: int = 520, label_width: int = 
 
 
 def stacked_columns(title: str, columns: list[str], series: list[Series], width: int = 640,
-                    height: int = 260) -> Markup:
+                    height: int = 260, axis_labels: list[str] | None = None) -> Markup:
     """One column per period (e.g. month), stacked by series, the column total above it and a
-    legend below; each segment links to its own list."""
+    legend below; each segment links to its own list. ``axis_labels`` (same length, blanks
+    allowed) thin out the axis when there are many columns; tooltips keep the full name."""
+    axis_labels = axis_labels if axis_labels is not None else columns
     legend_rows = (len(series) + 3) // 4
     plot_top, plot_bottom = 20, height - 34 - 18 * legend_rows
     left, right = 34, width - 8
@@ -101,8 +111,9 @@ def stacked_columns(title: str, columns: list[str], series: list[Series], width:
         if totals[i]:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
                          f'class="value">{_num(totals[i])}</text>')
-        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{plot_bottom + 14}" text-anchor="middle" '
-                     f'fill="#374151">{escape(col)}</text>')
+        if axis_labels[i]:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{plot_bottom + 14}" text-anchor="middle" '
+                         f'fill="#374151">{escape(axis_labels[i])}</text>')
     for k, s in enumerate(series):
         lx = left + (k % 4) * ((right - left) / 4)
         ly = plot_bottom + 30 + (k // 4) * 18

@@ -38,16 +38,15 @@ def dashboard_charts(d: ops.Dashboard, links: bool = True) -> dict:
     out["state"] = charts.bar_chart(_("Cases by state"), [
         charts.Bar(str(m.STATE_LABELS.get(f.key, f.key)), f.n, _href(f.args, links))
         for f in d.by_state])
-    month_names = [f"{p.start.month}月" if p.start.year == d.period.end.year else
-                   f"{p.start.year}-{p.start.month:02d}" for p in d.months]
+    month_names, axis = _month_labels(d)
     out["ip_months"] = charts.stacked_columns(_("Cases by IP type and month received"), month_names, [
         charts.Series(str(m.IP_TYPE_LABELS.get(k, k)), [f.n for f in v],
                       [_href(f.args, links) if f.n else None for f in v])
-        for k, v in d.ip_by_month.items()])
+        for k, v in d.ip_by_month.items()], axis_labels=axis)
     out["channel_months"] = charts.stacked_columns(_("Cases by channel and month received"), month_names, [
         charts.Series(str(m.CHANNEL_LABELS.get(k, k)), [f.n for f in v],
                       [_href(f.args, links) if f.n else None for f in v])
-        for k, v in d.channel_by_month.items()])
+        for k, v in d.channel_by_month.items()], axis_labels=axis)
     out["stages"] = charts.bar_chart(_("Days in each stage (median)"), [
         charts.Bar(str(m.STATE_LABELS.get(s.stage, s.stage)), s.median or 0, _href(s.args, links),
                    text=_("median %(median)s · P90 %(p90)s days · %(n)s cases",
@@ -71,6 +70,19 @@ def dashboard_charts(d: ops.Dashboard, links: bool = True) -> dict:
         text=_("%(done)s of %(target)s · expected by now %(expected)s · projected %(projected)s",
                done=p.done, target=p.target, expected=p.expected_by_today, projected=p.projected))
     return out
+
+
+def _month_labels(d: ops.Dashboard) -> tuple[list[str], list[str]]:
+    """Full month names (tooltips) and the axis labels: every month within one year ("3月"),
+    over longer periods the year at each January and every third month between."""
+    one_year = d.period.start.year == d.period.end.year
+    names = [f"{p.start.month}月" if one_year else f"{p.start.year}年{p.start.month}月"
+             for p in d.months]
+    if len(d.months) <= 12:
+        return names, [f"{p.start.month}月" for p in d.months]
+    axis = [f"{p.start.year}年" if (p.start.month == 1 or i == 0) else
+            (f"{p.start.month}月" if p.start.month % 3 == 1 else "") for i, p in enumerate(d.months)]
+    return names, axis
 
 
 # ----------------------------------------------------------------------------- yearly report

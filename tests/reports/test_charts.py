@@ -105,3 +105,25 @@ def test_labels_are_escaped():
         assert root.find(f"{NS}title").text == EVIL
         assert root.get("aria-label") == EVIL
         assert [a.get("href") for a in links(root)] == [href]
+
+
+def test_long_bar_texts_stay_inside_the_chart():
+    import re as _re
+
+    from caseflow.reports.charts import Bar, bar_chart, text_width
+
+    text = "中位数10天 · 第90百分位14.1天 · 148件"
+    svg = str(bar_chart("阶段", [Bar("法制审核", 10, text=text), Bar("立案", 3, text="3")], width=520))
+    xs = [float(x) for x in _re.findall(r'<text x="([0-9.]+)" y="[0-9.]+" class="value">', svg)]
+    assert xs and max(xs) + text_width(text) <= 520
+
+
+def test_axis_labels_thin_out_but_tooltips_keep_the_month():
+    from caseflow.reports.charts import Series, stacked_columns
+
+    cols = [f"2025年{m}月" for m in range(1, 13)] + ["2026年1月"]
+    axis = ["2025年", "", "", "4月", "", "", "7月", "", "", "10月", "", "", "2026年"]
+    svg = str(stacked_columns("月份", cols, [Series("商标", [1] * 13)], axis_labels=axis))
+    assert ">2025年<" in svg and ">4月<" in svg and ">2026年<" in svg
+    assert ">2025年2月<" not in svg  # not on the axis …
+    assert "2025年2月 商标: 1" in svg  # … but in the bar's tooltip
