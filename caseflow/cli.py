@@ -158,6 +158,47 @@ def evidence_verify_cmd():
         sys.exit(1)
 
 
+@caseflow_cli.group("audit")
+def audit_cli():
+    """The audit log: its hash chain and retention."""
+
+
+@audit_cli.command("verify")
+def audit_verify_cmd():
+    """Walk the audit hash chain; name every edited, missing, inserted or reordered record
+    and exit 1 when there is one."""
+    import time
+
+    from caseflow.core.audit import verify_chain
+
+    start = time.monotonic()
+    result = verify_chain()
+    for p in result.problems:
+        click.echo(f"audit record seq={p.seq} id={p.id}: {p.kind} ({p.detail})", err=True)
+    click.echo(f"{result.checked} audit records checked, {len(result.problems)} problems "
+               f"({time.monotonic() - start:.1f} s)")
+    if result.problems:
+        sys.exit(1)
+
+
+@audit_cli.command("prune")
+@click.option("--before", required=True, help="delete records written before this day (YYYY-MM-DD)")
+def audit_prune_cmd(before):
+    """Retention: delete records older than a day, never any younger than six months."""
+    import datetime as dt
+
+    from caseflow.core.audit import prune
+    from caseflow.core.timeutil import LOCAL_TZ
+
+    try:
+        day = dt.date.fromisoformat(before)
+    except ValueError:
+        raise click.BadParameter("a date as YYYY-MM-DD", param_hint="--before")
+    n = prune(dt.datetime.combine(day, dt.time.min, LOCAL_TZ).astimezone(dt.timezone.utc))
+    db.session.commit()
+    click.echo(f"{n} audit records deleted")
+
+
 @caseflow_cli.command("calendar-set")
 @click.argument("day")
 @click.argument("kind", type=click.Choice(["workday", "holiday"]))

@@ -103,8 +103,15 @@ def _truncate():
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
                               + " RESTART IDENTITY CASCADE"))
         else:
+            # the audit triggers refuse deleting young records: lifted for the wipe only
+            from caseflow.core.audit import drop_guard_statements, guard_statements
+
+            for stmt in drop_guard_statements("sqlite"):
+                conn.execute(text(stmt))
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+            for stmt in guard_statements("sqlite"):
+                conn.execute(text(stmt))
         conn.execute(insert(CriminalThreshold), seed_rows())
 
 
