@@ -1,6 +1,7 @@
 """CaseFlow: IP enforcement case management."""
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -93,6 +94,22 @@ def create_app(config: dict | None = None) -> Flask:
         # lock up front (BEGIN IMMEDIATE) so a read-then-write never hits "database is locked".
         g._write_token = _write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
 
+    @app.before_request
+    def _password_expiry():
+        # 等保: an expired password is changed before anything else is done
+        from flask import redirect, url_for
+        from flask_login import current_user
+
+        if request.endpoint in ("accounts.change_password", "accounts.logout", "static",
+                                "core.set_language") or request.path.startswith("/api/"):
+            return None
+        if current_user.is_authenticated:
+            from caseflow.accounts.operations import password_expired
+
+            if password_expired(current_user):
+                return redirect(url_for("accounts.change_password"))
+        return None
+
     @app.after_request
     def _security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -101,6 +118,13 @@ def create_app(config: dict | None = None) -> Flask:
         resp.headers.setdefault("Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                 "script-src 'self'; frame-ancestors 'none'")
+        if request.is_secure:  # behind TLS (or a proxy that says so: PROXY_FIX_HOPS)
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        from flask_login import current_user
+
+        if current_user.is_authenticated and request.endpoint != "static":
+            # pages and files of a logged-in user never stay in a shared or browser cache
+            resp.headers["Cache-Control"] = "private, no-store"
         return resp
 
     return app
@@ -136,7 +160,23 @@ def _setup_login(app: Flask) -> None:
         # The API never trusts the session cookie (that would bypass CSRF protection).
         if request.path.startswith("/api/"):
             return None
-        return accounts.load_session_user(session_id)
+        # Idle timeout, enforced here: the signed session cookie carries the time of the last
+        # request; a cookie idle longer than SESSION_IDLE_MINUTES logs nobody in (and its
+        # server-side session ends). The absolute lifetime is the session row's expiry.
+        now = int(time.time())
+        seen = session.get("seen")
+        idle = app.config["SESSION_IDLE_MINUTES"] * 60
+        if not isinstance(seen, int) or now - seen > idle:
+            if session_id:
+                from caseflow.extensions import db
+
+                accounts.end_session(session_id, reason="idle")
+                db.session.commit()
+            return None
+        user = accounts.load_session_user(session_id)
+        if user is not None and now - seen >= 30:  # refresh at most twice a minute
+            session["seen"] = now
+        return user
 
     @login_manager.request_loader
     def load_from_token(req):
@@ -165,7 +205,7 @@ def _setup_sqlite(app: Flask) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 

@@ -24,10 +24,14 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "SESSION_ABSOLUTE_HOURS": 12,
+    # a login session unused this long ends (等保2.0: session timeout); 15 minutes
+    "SESSION_IDLE_MINUTES": 15,
     "API_TOKEN_HOURS": 12,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 30,
-    "PASSWORD_MIN_LENGTH": 8,
+    "PASSWORD_MIN_LENGTH": 12,
+    # 等保: passwords are changed periodically (ASVS advises against it: SECURITY.md)
+    "PASSWORD_EXPIRY_DAYS": 90,
     "PAGE_SIZE": 50,
     "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
     # evidence files (photos, phone videos, documents); raise MAX_CONTENT_LENGTH with it
@@ -63,8 +67,8 @@ DEFAULTS = {
     "PROXY_FIX_HOPS": 0,
 }
 
-_INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
-             "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PAGE_SIZE", "HEARING_FINE_PERSON",
+_INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "SESSION_IDLE_MINUTES", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
+             "LOGIN_LOCKOUT_MINUTES", "PASSWORD_MIN_LENGTH", "PASSWORD_EXPIRY_DAYS", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
              "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET",
              "PUBLICATION_ON_TIME_TARGET", "REPORT_CHECK_SECONDS",
@@ -131,6 +135,12 @@ def _finish(app) -> None:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
     if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
         raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
+    if app.config["PASSWORD_MIN_LENGTH"] < 12:
+        raise ConfigError("PASSWORD_MIN_LENGTH must be at least 12 (等保2.0 level 3)")
+    if not 1 <= app.config["PASSWORD_EXPIRY_DAYS"] <= 365:
+        raise ConfigError("PASSWORD_EXPIRY_DAYS must be between 1 and 365")
+    if not 1 <= app.config["SESSION_IDLE_MINUTES"] <= 24 * 60:
+        raise ConfigError("SESSION_IDLE_MINUTES must be between 1 and 1440")
     if app.config["REPORT_CHECK_SECONDS"] < 60:
         raise ConfigError("REPORT_CHECK_SECONDS must be at least 60")
     for key in ("YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET"):

@@ -8,6 +8,7 @@ only accepts bearer tokens, never the session cookie.
 from __future__ import annotations
 
 import contextvars
+import time
 import datetime as dt
 import re
 from urllib.parse import urlsplit
@@ -67,6 +68,7 @@ def sign_in(client, user):
     _db.session.commit()
     with client.session_transaction() as s:
         s["_user_id"] = sess.id
+        s["seen"] = int(time.time())  # signed in just now (idle timeout)
         s["_fresh"] = True
     return client
 

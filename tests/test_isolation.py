@@ -6,6 +6,7 @@ No marker may appear in any response, and nothing may change. Shared parts appea
 as granted and vanish when the grant is revoked.
 """
 import re
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -190,6 +191,7 @@ def test_no_marker_leaks_and_nothing_changes(app, seeded, capsys):
         client = app.test_client()
         with client.session_transaction() as s:
             s["_user_id"] = sess.id
+            s["seen"] = int(time.time())  # signed in just now (idle timeout)
             s["_fresh"] = True
         headers = {"Authorization": f"Bearer {token}"}
         # lists, search, boards
@@ -255,6 +257,7 @@ def test_shared_parts_vanish_when_revoked(app, seeded):
     client = app.test_client()
     with client.session_transaction() as s:
         s["_user_id"] = sess.id
+        s["seen"] = int(time.time())  # signed in just now (idle timeout)
     case = cases[("amr", 1)]
     body = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert marker("amr", 1, "party") in body and marker("amr", 1, "desc") not in body
@@ -345,6 +348,7 @@ def test_joint_action_isolation(app, seeded, action_world, capsys):
         client = app.test_client()
         with client.session_transaction() as s:
             s["_user_id"] = sess.id
+            s["seen"] = int(time.time())  # signed in just now (idle timeout)
         member = code in ("amr", "culture") and user.works_cases
         for url in gets:
             r = client.get(url)

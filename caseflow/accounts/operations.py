@@ -10,8 +10,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from caseflow.accounts import passwords
 from caseflow.accounts.models import (SEPARATED_ADMIN_ROLES, Agency, AgencyKind, ApiToken,
-                                      LoginSession, Role, User, UserRole)
+                                      LoginSession, PasswordHistory, Role, User, UserRole)
+from caseflow.cases import messages
 from caseflow.core import audit
 from caseflow.core.errors import InvalidInput, NotFound, PermissionDenied
 from caseflow.core.timeutil import utcnow
@@ -47,12 +49,17 @@ def normalize_username(username: str) -> str:
     return normalize_code(username).lower()
 
 
-def validate_password(password: str, username: str = "") -> str | None:
-    if len(password) < current_app.config["PASSWORD_MIN_LENGTH"]:
-        return "password_too_short"
-    if username and username.lower() in password.lower():
-        return "password_contains_username"
-    return None
+def password_problems(password: str, username: str = "", agency: Agency | None = None) -> list[str]:
+    """The policy's objections to a new password (accounts.passwords), as message codes."""
+    names = (agency.name, agency.code) if agency is not None else ()
+    return passwords.problems(password, username, names,
+                              min_length=current_app.config["PASSWORD_MIN_LENGTH"])
+
+
+def _set_password(user: User, password: str, now: dt.datetime) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    db.session.add(PasswordHistory(user=user, password_hash=user.password_hash, created_at=now))
 
 
 def create_agency(code: str, kind: str, name: str, case_prefix: str | None = None,
@@ -97,16 +104,15 @@ def create_user(agency: Agency, username: str, password: str, roles: list[str],
             (set(roles) & SEPARATED_ADMIN_ROLES and len(set(roles)) > 1):
         # 三员分立: system, security and audit administration are separate people
         errors["role"] = "sys_admin, sec_admin and auditor cannot be combined with any other role"
-    problem = validate_password(password, uname)
-    if problem:
-        errors["password"] = {
-            "password_too_short": f"at least {current_app.config['PASSWORD_MIN_LENGTH']} characters",
-            "password_contains_username": "must not contain the username",
-        }[problem]
+    problems = password_problems(password, uname, agency)
+    if problems:
+        errors["password"] = "; ".join(str(messages.text(p, n=current_app.config["PASSWORD_MIN_LENGTH"]))
+                                       for p in problems)
     if errors:
         raise InvalidInput(errors)
     user = User(agency=agency, username=uname, display_name=display_name or username,
-                password_hash=hash_password(password), active=True, failed_logins=0)
+                active=True, failed_logins=0)
+    _set_password(user, password, utcnow())
     user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
     db.session.add(user)
     db.session.flush()
@@ -184,11 +190,14 @@ def load_session_user(session_id: str) -> User | None:
     return user
 
 
-def end_session(session_id: str, user: User | None = None) -> None:
+def end_session(session_id: str, user: User | None = None, reason: str = "logout") -> None:
+    """End one login session: logout, or the idle timeout (reason "idle")."""
     row = db.session.get(LoginSession, session_id) if session_id else None
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
-        audit.record("logout", user=user)
+        if user is None:
+            user = db.session.get(User, row.user_id)
+        audit.record("logout" if reason == "logout" else f"session.{reason}", user=user)
 
 
 def revoke_all_sessions(user: User) -> None:
@@ -199,6 +208,44 @@ def revoke_all_sessions(user: User) -> None:
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
                                               ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now))
+
+
+def password_expired(user: User, now: dt.datetime | None = None) -> bool:
+    return passwords.expired(user.password_changed_at, now or utcnow(),
+                             current_app.config["PASSWORD_EXPIRY_DAYS"])
+
+
+def change_password(user: User, current: str, new: str, repeat: str, ip: str = "") -> None:
+    """Set a new password: the current one proves it is the user; the new one meets the
+    policy and is none of the last five; every session and API token of the user ends."""
+    errors = {}
+    try:
+        _hasher_for_app().verify(user.password_hash, current or "")
+    except (VerificationError, InvalidHashError):
+        errors["current"] = messages.text("password_current_wrong")
+    n = current_app.config["PASSWORD_MIN_LENGTH"]
+    problems = password_problems(new or "", user.username, user.agency)
+    if problems:
+        errors["new"] = " ".join(messages.text(p, n=n) for p in problems)
+    elif new != repeat:
+        errors["repeat"] = messages.text("password_repeat")
+    elif "current" not in errors:
+        earlier = db.session.scalars(select(PasswordHistory.password_hash).where(
+            PasswordHistory.user_id == user.id).order_by(PasswordHistory.id.desc())
+            .limit(passwords.HISTORY)).all()
+        for h in {user.password_hash, *earlier}:
+            try:
+                _hasher_for_app().verify(h, new)
+                errors["new"] = messages.text("password_reused", n=passwords.HISTORY)
+                break
+            except (VerificationError, InvalidHashError):
+                continue
+    if errors:
+        audit.record("password.change_refused", user=user, ip=ip, fields=sorted(errors))
+        raise InvalidInput(errors)
+    _set_password(user, new, utcnow())
+    revoke_all_sessions(user)
+    audit.record("password.change", user=user, obj_type="user", obj_id=user.id, ip=ip)
 
 
 def set_user_active(user: User, active: bool, actor: User | None = None) -> None:

@@ -1,6 +1,8 @@
 """Login and logout."""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -38,6 +40,7 @@ def login():
         db.session.commit()
         user._session_id = sess.id
         login_user(user)
+        session["seen"] = int(time.time())  # the idle timeout counts from here
         return redirect(safe_next(request.args.get("next"), url_for("core.index")))
     return render_template("accounts/login.html", form=form), (422 if form.errors else 200)
 
@@ -51,6 +54,33 @@ def logout():
     session.clear()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change the own password; afterwards every session (this one too) and API token ends."""
+    from caseflow.core.errors import InvalidInput
+
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = request.form
+        try:
+            ops.change_password(current_user, form.get("current", ""), form.get("new", ""),
+                                form.get("repeat", ""), request.remote_addr or "")
+        except InvalidInput as e:
+            db.session.commit()  # the refused attempt's audit record stays
+            errors, status = e.errors, 422
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Your password was changed. Log in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+    expired = ops.password_expired(current_user)
+    return render_template("accounts/password.html", errors=errors, expired=expired,
+                           min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+                           days=current_app.config["PASSWORD_EXPIRY_DAYS"]), status
 
 
 @bp.route("/account/tokens")

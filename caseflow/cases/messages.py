@@ -460,6 +460,15 @@ _MESSAGES = {
     "publication_filter": _l("Unknown publication figure."),
     "due_filter": _l("Unknown deadline filter."),
     "filter_date_range": _l("Enter a date between 2000-01-01 and 2099-12-31."),
+    "password_too_short": _l("At least %(n)s characters."),
+    "password_classes": _l("Use at least three of: lower-case letters, capitals, digits, other characters."),
+    "password_common": _l("This is one of the most common passwords."),
+    "password_contains_username": _l("The password must not contain your username."),
+    "password_contains_agency": _l("The password must not contain your agency's name or code."),
+    "password_reused": _l("This was one of your last %(n)s passwords."),
+    "password_repeat": _l("The two new passwords differ."),
+    "password_current_wrong": _l("The current password is wrong."),
+    "password_expired": _l("Your password is older than %(n)s days: choose a new one."),
 }
 
 

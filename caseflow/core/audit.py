@@ -7,7 +7,8 @@ that hash. The chain's head (last sequence number and hash) is a row of its own,
 the same transaction, which also serialises writers of the chain. ``verify_chain`` walks the
 records and names every edited, missing, inserted or reordered one; a record once written
 cannot be changed through the ORM, and database triggers refuse UPDATE and DELETE (DELETE
-only for records older than the retention period, 6 months: 网络安全法 §21).
+only for records older than the retention period, 6 months: 网络安全法 §21) and the removal
+of the head.
 """
 from __future__ import annotations
 
@@ -115,6 +116,9 @@ def _chain_new_records(session: Session, flush_context, instances) -> None:
     # Take the head row's write lock first (an UPDATE: a row lock on PostgreSQL, the write
     # lock on SQLite), so two transactions never chain to the same record.
     if conn.execute(text("UPDATE audit_head SET seq = seq WHERE id = 1")).rowcount == 0:
+        if conn.execute(text("SELECT 1 FROM audit_event LIMIT 1")).first() is not None:
+            # records without a head: someone removed it; never start a second chain
+            raise AuditTampering("the audit chain's head is missing")
         conn.execute(text("INSERT INTO audit_head (id, seq, hash, pruned_seq, pruned_hash) "
                           "VALUES (1, 0, :g, 0, :g)"), {"g": GENESIS})
     seq, last = conn.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).one()
@@ -175,6 +179,8 @@ def verify_chain(session=None) -> Verification:
             problems.append(Problem(ev.seq, ev.id, "reordered", "id out of chain order"))
         last_id = ev.id
         prev, expect_seq = ev.hash, ev.seq + 1
+    if head is None and checked:
+        problems.append(Problem(None, None, "head", "the chain's head record is missing"))
     if head is not None and (head.seq != expect_seq - 1 or head.hash != prev):
         problems.append(Problem(head.seq, None, "missing" if head.seq > expect_seq - 1 else "head",
                                 "the chain's last record is not the recorded head"))
@@ -196,6 +202,11 @@ def guard_statements(dialect: str, retention_days: int = RETENTION_DAYS) -> list
             "DROP TRIGGER IF EXISTS audit_event_guard ON audit_event",
             "CREATE TRIGGER audit_event_guard BEFORE UPDATE OR DELETE ON audit_event "
             "FOR EACH ROW EXECUTE FUNCTION audit_event_guard()",
+            "CREATE OR REPLACE FUNCTION audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'the audit chain head is kept'; END $$",
+            "DROP TRIGGER IF EXISTS audit_head_guard ON audit_head",
+            "CREATE TRIGGER audit_head_guard BEFORE DELETE ON audit_head "
+            "FOR EACH ROW EXECUTE FUNCTION audit_head_guard()",
         ]
     return [
         "DROP TRIGGER IF EXISTS audit_event_no_update",
@@ -205,14 +216,20 @@ def guard_statements(dialect: str, retention_days: int = RETENTION_DAYS) -> list
         "CREATE TRIGGER audit_event_keep BEFORE DELETE ON audit_event "
         f"WHEN julianday(OLD.at) > julianday('now') - {int(retention_days)} BEGIN "
         "SELECT RAISE(ABORT, 'audit records younger than the retention period are kept'); END",
+        "DROP TRIGGER IF EXISTS audit_head_keep",
+        "CREATE TRIGGER audit_head_keep BEFORE DELETE ON audit_head BEGIN "
+        "SELECT RAISE(ABORT, 'the audit chain head is kept'); END",
     ]
 
 
 def drop_guard_statements(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return ["DROP TRIGGER IF EXISTS audit_event_guard ON audit_event",
-                "DROP FUNCTION IF EXISTS audit_event_guard()"]
-    return ["DROP TRIGGER IF EXISTS audit_event_no_update", "DROP TRIGGER IF EXISTS audit_event_keep"]
+                "DROP FUNCTION IF EXISTS audit_event_guard()",
+                "DROP TRIGGER IF EXISTS audit_head_guard ON audit_head",
+                "DROP FUNCTION IF EXISTS audit_head_guard()"]
+    return ["DROP TRIGGER IF EXISTS audit_event_no_update", "DROP TRIGGER IF EXISTS audit_event_keep",
+            "DROP TRIGGER IF EXISTS audit_head_keep"]
 
 
 def prune(before: dt.datetime, now: dt.datetime | None = None) -> int:

@@ -221,6 +221,8 @@ def declare_conflict(user, business_code: str, reason: str, for_user: User | Non
     target = for_user or user
     if target.id != user.id:
         _manage(user)
+    elif not user.has_role(Role.INSPECTOR):
+        raise PermissionDenied(messages.text("forbidden"))  # only inspectors are drawn
     biz = db.session.scalar(select(Business).where(
         Business.agency_id == user.agency_id,
         Business.credit_code == ids.normalize_code(business_code)))

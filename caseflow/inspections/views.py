@@ -94,6 +94,7 @@ def roster_active(entry_id: int):
 @bp.route("/inspections/conflicts", methods=["POST"])
 @login_required
 def conflict():
+    _guard()
     _result, err = _post("conflict", lambda v: ops.declare_conflict(current_user, v.get("business", ""),
                                                               v.get("reason", "")),
                    _("Conflict of interest recorded; you will not be drawn for this business."))
@@ -103,6 +104,7 @@ def conflict():
 @bp.route("/inspections/businesses/import", methods=["POST"])
 @login_required
 def import_businesses():
+    _guard()
     f = request.files.get("file")
     if f is None or not f.filename:
         return _overview({"file": _("Choose a CSV file.")}, {}, "import", 422)

@@ -291,10 +291,38 @@ def test_session_expires_after_its_absolute_lifetime(new_client, world, app):
     client = sign_in(new_client(), world.officer)
     hours = app.config["SESSION_ABSOLUTE_HOURS"]
     now = dt.datetime.now(dt.timezone.utc)
+    # in use every 10 minutes (never idle) until 5 minutes before the end …
+    step = dt.timedelta(minutes=10)
+    at = now + step
+    while at < now + dt.timedelta(hours=hours) - dt.timedelta(minutes=5):
+        with time_machine.travel(at):
+            assert is_logged_in(client), at - now
+        at += step
     with time_machine.travel(now + dt.timedelta(hours=hours) - dt.timedelta(minutes=5)):
         assert is_logged_in(client)
+    # … and out after the absolute lifetime, however active
     with time_machine.travel(now + dt.timedelta(hours=hours, minutes=5)):
         assert not is_logged_in(client)
+
+
+def test_session_ends_after_15_idle_minutes(new_client, world, app):
+    from caseflow.accounts.models import LoginSession
+    from caseflow.core.audit import AuditEvent
+
+    client = sign_in(new_client(), world.officer)
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    assert idle == 15
+    now = dt.datetime.now(dt.timezone.utc)
+    with time_machine.travel(now + dt.timedelta(minutes=idle - 1)):
+        assert is_logged_in(client)  # 14 minutes: still in, and the clock restarts
+    with time_machine.travel(now + dt.timedelta(minutes=2 * idle - 2)):
+        assert is_logged_in(client)
+    with time_machine.travel(now + dt.timedelta(minutes=3 * idle)):
+        assert not is_logged_in(client)  # 16+ minutes without a request
+    _db.session.expire_all()
+    rows = _db.session.scalars(select(LoginSession).where(LoginSession.user_id == world.officer.id)).all()
+    assert rows and all(r.revoked_at is not None for r in rows)  # ended on the server too
+    assert _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.idle"))
 
 
 def test_logout_needs_post(client):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 import os
 import re
 
@@ -73,6 +74,7 @@ def browser_login(db):
         db.session.commit()
         with client.session_transaction() as s:
             s["_user_id"] = sess.id
+            s["seen"] = int(time.time())  # signed in just now (idle timeout)
             s["_fresh"] = True
         return client
 

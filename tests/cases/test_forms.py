@@ -6,6 +6,7 @@ user typed, never the (Chinese by default) interface wording.
 from __future__ import annotations
 
 import contextvars
+import time
 import datetime as dt
 import os
 from decimal import Decimal
@@ -62,6 +63,7 @@ def sign_in(client, user):
     _db.session.commit()
     with client.session_transaction() as s:
         s["_user_id"] = sess.id
+        s["seen"] = int(time.time())  # signed in just now (idle timeout)
         s["_fresh"] = True
     return client
 

@@ -11,6 +11,7 @@ PostgreSQL) in tests/api/test_api.py.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask import g, request_started
@@ -66,6 +67,7 @@ def browser_login(app, db):
         db.session.commit()
         with client.session_transaction() as s:
             s["_user_id"] = sess.id
+            s["seen"] = int(time.time())  # signed in just now (idle timeout)
             s["_fresh"] = True
         return client
 

@@ -1,0 +1,25 @@
+"""Response headers every page carries (SECURITY.md): CSP without inline scripts, frames
+refused, no sniffing, referrer policy, HSTS over TLS, no caching of a logged-in user's pages."""
+
+
+def test_headers_on_public_and_logged_in_pages(client, world, login_as):
+    r = client.get("/login")
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in r.headers  # plain HTTP: no HSTS
+    assert "no-store" not in r.headers.get("Cache-Control", "")  # nobody logged in yet
+    login_as(client, "officer")
+    for url in ("/cases/", "/reports/", "/inbox", "/help"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert r.headers["Cache-Control"] == "private, no-store", url
+    # static files stay cacheable
+    assert "no-store" not in client.get("/static/app.css").headers.get("Cache-Control", "")
+
+
+def test_hsts_when_served_over_tls(client):
+    r = client.get("/login", base_url="https://caseflow.example")
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
