@@ -13,7 +13,7 @@ PO     := caseflow/translations/zh_Hans_CN/LC_MESSAGES/messages.po
 export FLASK_APP := wsgi.py
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-sqlite test-postgres test-e2e install install-test translations \
+.PHONY: run test test-static test-sqlite test-postgres test-e2e install install-test translations \
         extract-messages migrate bench clean
 
 run: install
@@ -26,9 +26,16 @@ run: install
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install-test
+	$(MAKE) test-static
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 	$(MAKE) test-e2e
+
+test-static:
+	@echo "== static checks: bandit (no medium or high finding) and the project's semgrep rules"
+	$(BIN)/bandit -q -r caseflow -ll
+	SEMGREP_ENABLE_VERSION_CHECK=0 $(BIN)/semgrep scan --config .semgrep --metrics=off --error \
+	  --quiet caseflow templates
 
 test-sqlite:
 	@echo "== unit and integration tests on SQLite"
