@@ -23,3 +23,20 @@ def test_headers_on_public_and_logged_in_pages(client, world, login_as):
 def test_hsts_when_served_over_tls(client):
     r = client.get("/login", base_url="https://caseflow.example")
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_every_refused_request_leaves_one_audit_record(client, world, login_as):
+    from sqlalchemy import select
+
+    from caseflow.core.audit import AuditEvent
+    from caseflow.extensions import db
+
+    login_as(client, "auditor")  # no case role
+    for url in ("/cases/", "/reports/", "/reports/ledgers"):
+        assert client.get(url).status_code == 403
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "request.denied")
+                              .order_by(AuditEvent.seq)).all()
+    assert [(r.data["path"], r.data["status"], r.user_id) for r in rows] == [
+        ("/cases/", 403, world.auditor.id), ("/reports/", 403, world.auditor.id),
+        ("/reports/ledgers", 403, world.auditor.id)]
+    assert all(r.agency_id == world.amr.id and r.ip for r in rows)

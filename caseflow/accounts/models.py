@@ -89,6 +89,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(16))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    #: the first of the failures being counted: failures older than the window are forgotten
+    first_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: when the password was last set (expires after passwords.EXPIRY_DAYS)

@@ -20,6 +20,9 @@ from caseflow.core.timeutil import utcnow
 from caseflow.extensions import db
 
 _hashers: dict[tuple, PasswordHasher] = {}
+#: default or generic account names refused for every account (等保: no default accounts)
+RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "test", "guest", "user", "sa",
+                                "superuser", "demo"})
 _dummy_hashes: dict[tuple, str] = {}
 
 
@@ -95,6 +98,9 @@ def create_user(agency: Agency, username: str, password: str, roles: list[str],
     uname = normalize_username(username)
     if not uname or len(uname) > 64:
         errors["username"] = "1–64 characters"
+    elif uname in RESERVED_USERNAMES:
+        # 等保: no default or guessable administrator accounts
+        errors["username"] = f"{uname!r} is a default account name; choose a personal one"
     elif db.session.scalar(select(User).where(User.username == uname)):
         errors["username"] = f"user {uname!r} already exists"
     bad_roles = [r for r in roles if r not in {x.value for x in Role}]
@@ -144,6 +150,10 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
         audit.record("login.failed", ip=ip, username=uname[:64], reason="unknown")
         raise LoginRefused("bad_credentials")
     if user.locked_until and user.locked_until > now:
+        try:  # the same work as any other attempt: timing tells nothing about the account
+            _hasher_for_app().verify(_dummy_hash(), password)
+        except VerificationError:
+            pass
         audit.record("login.locked", user=user, ip=ip)
         raise LoginRefused("locked", user.locked_until)
     try:
@@ -153,16 +163,20 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
         ok = False
     if not ok or not user.active:
         if ok is False:
+            window = dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
+            if user.first_failed_at is None or now - user.first_failed_at > window:
+                user.failed_logins, user.first_failed_at = 0, now  # a new window of failures
             user.failed_logins += 1
             if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
                 user.locked_until = now + dt.timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
-                user.failed_logins = 0
+                user.failed_logins, user.first_failed_at = 0, None
                 audit.record("login.lockout", user=user, ip=ip)
         audit.record("login.failed", user=user, ip=ip, reason="password" if not ok else "disabled")
         raise LoginRefused("bad_credentials")
     if _hasher_for_app().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
+    user.first_failed_at = None
     user.locked_until = None
     user.last_login_at = now
     return user

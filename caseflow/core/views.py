@@ -57,9 +57,24 @@ def register_errors(app):
         flash(_("Your form expired or was sent from elsewhere. Please submit it again."), "error")
         return render_template("errors/error.html", code=400, message=e.description), 400
 
+    def record_denied(status: int) -> None:
+        """Every refused request leaves one audit record (等保 安全审计): who, what, where from."""
+        if status not in (401, 403):
+            return
+        from flask_login import current_user
+
+        from caseflow.core import audit
+
+        db.session.rollback()
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+        audit.record("request.denied", user=user, ip=request.remote_addr or "",
+                     method=request.method, path=request.path[:300], status=status)
+        db.session.commit()
+
     @app.errorhandler(CaseFlowError)
     def domain_error(e: CaseFlowError):
         db.session.rollback()
+        record_denied(e.status)
         if _wants_json():
             body = {"message": e.message}
             if hasattr(e, "errors"):
@@ -69,6 +84,7 @@ def register_errors(app):
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
+        record_denied(e.code or 0)
         if _wants_json():
             return jsonify(message=e.description), e.code
         messages = {403: _("You are not allowed to see this page."),
