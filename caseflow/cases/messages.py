@@ -453,7 +453,6 @@ _MESSAGES = {
     "duplicate_in_file": _l("The same registration number appears twice in the file."),
     "report_year": _l("Choose a year from 2000 to this year."),
     "period_too_early": _l("The period cannot start before 2000-01-01."),
-    "period_reversed": _l("The end of the period is before its start."),
     "period_too_long": _l("A period covers at most three years."),
     "ledger_kind": _l("Choose a ledger: cases, referrals, penalties, inspections or actions."),
     "ledger_format": _l("Choose CSV or XLSX."),
