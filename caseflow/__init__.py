@@ -94,6 +94,16 @@ def create_app(config: dict | None = None) -> Flask:
         # lock up front (BEGIN IMMEDIATE) so a read-then-write never hits "database is locked".
         g._write_token = _write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
 
+    @app.teardown_request
+    def _forget_read_only(_exc):
+        # the request's choice ends with it (a test client or CLI shares the thread's context)
+        token = g.pop("_write_token", None)
+        if token is not None:
+            try:
+                _write_intent.reset(token)
+            except ValueError:  # set in another context (copied by the server): nothing to undo
+                pass
+
     @app.before_request
     def _password_expiry():
         # 等保: an expired password is changed before anything else is done
