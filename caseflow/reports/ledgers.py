@@ -211,8 +211,8 @@ _LEDGERS: dict[str, tuple[list[Column], Callable]] = {
 
 
 def ledger(user: User, kind: str, period: r.Period) -> Ledger:
-    """The agency's ledger of ``kind`` for the period (permission checked by the caller's
-    operation, ``export_ledger``)."""
+    """The agency's ledger of ``kind`` for the period (permission checked by
+    ``export_ledger``, the operation that uses it)."""
     columns, rows = _LEDGERS[kind]
     return Ledger(kind, columns, rows(user, user.agency_id, period))
 
@@ -293,3 +293,66 @@ def _col(i: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(i + 1)
+
+
+# ----------------------------------------------------------------------------- the operation
+
+ZH_KINDS = {"cases": "案件", "referrals": "移送", "penalties": "行政处罚", "inspections": "双随机抽查",
+            "actions": "专项行动"}
+MIMETYPES = {"csv": "text/csv",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def choice_errors(kind: str, fmt: str) -> dict[str, str]:
+    """What is wrong with the ledger and format asked for (empty: nothing)."""
+    errors = {}
+    if kind not in KINDS:
+        errors["kind"] = messages.text("ledger_kind")
+    if fmt not in FORMATS:
+        errors["format"] = messages.text("ledger_format")
+    return errors
+
+
+@dataclass
+class Export:
+    body: bytes
+    mimetype: str
+    rows: int
+    title: str  # the file's name without extension
+
+
+def export_ledger(user: User, kind: str, fmt: str, period: r.Period) -> Export:
+    """One ledger download: checks the user may see the agency's figures and what was asked
+    for, writes the file with Chinese values whatever the UI language (an official record),
+    and its audit record. The caller commits."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from flask_babel import force_locale
+
+    from caseflow.core import audit
+    from caseflow.core.errors import InvalidInput, PermissionDenied
+    from caseflow.reports.operations import can_view_dashboard
+
+    if not can_view_dashboard(user):
+        raise PermissionDenied(messages.text("forbidden"))
+    errors = choice_errors(kind, fmt)
+    if errors:
+        raise InvalidInput(errors)
+    title = f"{user.agency.name}-{ZH_KINDS[kind]}台账-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+    with force_locale("zh_Hans_CN"):
+        led = ledger(user, kind, period)
+        if fmt == "csv":
+            buf = io.StringIO()
+            n = write_csv(led, buf)
+            body = buf.getvalue().encode("utf-8")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "ledger.xlsx"
+                n = write_xlsx(led, path, ZH_KINDS[kind] + "台账")
+                body = path.read_bytes()
+    audit.record("report.ledger_export", user=user, obj_type="agency", obj_id=user.agency_id,
+                 kind=kind, format=fmt, rows=n, period_from=period.start.isoformat(),
+                 period_to=period.end.isoformat())
+    return Export(body, MIMETYPES[fmt], n, title)

@@ -1,12 +1,8 @@
 """Dashboard, district view, ledgers and yearly reports (``/reports/``)."""
 from __future__ import annotations
 
-import io
-import tempfile
-from pathlib import Path
-
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import force_locale, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -86,13 +82,8 @@ def ledgers_page():
 def ledger_export():
     if not ops.can_view_dashboard(current_user):
         abort(403)
-    errors = {}
-    kind = request.args.get("kind", "")
-    fmt = request.args.get("format", "csv")
-    if kind not in ledgers.KINDS:
-        errors["kind"] = _msg("ledger_kind")
-    if fmt not in ledgers.FORMATS:
-        errors["format"] = _msg("ledger_format")
+    kind, fmt = request.args.get("kind", ""), request.args.get("format", "csv")
+    errors = ledgers.choice_errors(kind, fmt)  # every refusal at once, what was chosen kept
     try:
         period = ops.parse_period(request.args)
     except InvalidInput as e:
@@ -101,39 +92,16 @@ def ledger_export():
         return render_template("reports/ledgers.html", kinds=ledgers.KINDS, errors=errors,
                                values=request.args, labels=labels.LEDGER_LABELS,
                                period=ops.parse_period({})), 422
-    title = f"{current_user.agency.name}-{_zh_kind(kind)}台账-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
-    with force_locale("zh_Hans_CN"):  # a ledger is an official record: Chinese values
-        led = ledgers.ledger(current_user, kind, period)
-        if fmt == "csv":
-            buf = io.StringIO()
-            n = ledgers.write_csv(led, buf)
-            body, mimetype = buf.getvalue().encode("utf-8"), "text/csv"
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "ledger.xlsx"
-                n = ledgers.write_xlsx(led, path, _zh_kind(kind) + "台账")
-                body = path.read_bytes()
-            mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    audit.record("report.ledger_export", user=current_user, obj_type="agency",
-                 obj_id=current_user.agency_id, kind=kind, format=fmt, rows=n,
-                 period_from=period.start.isoformat(), period_to=period.end.isoformat())
+    export = ledgers.export_ledger(current_user, kind, fmt, period)
     db.session.commit()
     from urllib.parse import quote
 
-    resp = Response(body, mimetype=mimetype)
+    resp = Response(export.body, mimetype=export.mimetype)
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=\"ledger-{kind}.{fmt}\"; filename*=UTF-8''{quote(title)}.{fmt}")
+        f"attachment; filename=\"ledger-{kind}.{fmt}\"; filename*=UTF-8''{quote(export.title)}.{fmt}")
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
-
-
-_ZH_KINDS = {"cases": "案件", "referrals": "移送", "penalties": "行政处罚", "inspections": "双随机抽查",
-             "actions": "专项行动"}
-
-
-def _zh_kind(kind: str) -> str:
-    return _ZH_KINDS[kind]
 
 
 def _msg(code: str) -> str:

@@ -302,3 +302,23 @@ def test_district_view_without_region_shows_own_agency_only(app, world, make_use
     page = browser(user).get("/reports/district").text
     assert agencies_shown(page) == {"x-ipo"}
     assert "上海市松江区市场监督管理局" not in page and "上海市松江区文化市场行政执法大队" not in page
+
+
+def test_the_ledger_operation_checks_permission_and_choice_itself(world):
+    """export_ledger refuses on its own, whoever calls it (not only the view)."""
+    import datetime as _dt
+
+    import pytest as _pytest
+
+    from caseflow.core.errors import InvalidInput, PermissionDenied
+    from caseflow.reports.ledgers import export_ledger
+    from caseflow.reports.rules import Period
+
+    period = Period(_dt.date(2026, 1, 1), _dt.date(2026, 1, 31))
+    with _pytest.raises(PermissionDenied):
+        export_ledger(world.auditor, "cases", "csv", period)
+    with _pytest.raises(InvalidInput) as e:
+        export_ledger(world.officer, "bogus", "pdf", period)
+    assert set(e.value.errors) == {"kind", "format"}
+    out = export_ledger(world.officer, "cases", "xlsx", period)
+    assert out.body[:2] == b"PK" and out.rows == 0 and "案件台账" in out.title
