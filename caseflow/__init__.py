@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     from caseflow.core.views import bp as core_bp, register_errors, register_template_helpers
 
     app.register_blueprint(core_bp)
+    from caseflow.core.health import bp as health_bp; app.register_blueprint(health_bp)  # noqa: E702
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(api_bp)
@@ -75,6 +76,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(mobile_bp)
     app.register_blueprint(mediation_bp)
     app.register_blueprint(reports_bp)
+    from caseflow.security.views import bp as security_bp
+    app.register_blueprint(security_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)

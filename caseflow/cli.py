@@ -6,7 +6,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from caseflow.extensions import db
 
@@ -123,6 +123,9 @@ def _print_logins(logins):
     click.echo("\nDemo logins (also in instance/demo_logins.txt):")
     for username, password, agency, roles in logins:
         click.echo(f"  {username:<18} {password:<22} {agency:<14} {roles}")
+    click.echo("Administrators and approvers confirm each login with a one-time code: at their "
+               "first login\nthey scan a QR code with an authenticator app (or type its key, "
+               "e.g. into `oathtool --totp -b KEY`).")
     click.echo("")
 
 
@@ -197,6 +200,29 @@ def audit_prune_cmd(before):
     n = prune(dt.datetime.combine(day, dt.time.min, LOCAL_TZ).astimezone(dt.timezone.utc))
     db.session.commit()
     click.echo(f"{n} audit records deleted")
+
+
+@caseflow_cli.command("grant-app-role")
+@click.argument("role")
+@click.option("--print-only", is_flag=True, help="Print the SQL instead of running it")
+def grant_app_role_cmd(role, print_only):
+    """PostgreSQL: let ROLE (the web and scheduler processes' login) use the tables, but never
+    change or delete audit records. Run as the owner after every `flask db upgrade`."""
+    from caseflow.core.dbroles import app_role_statements
+
+    try:
+        statements = app_role_statements(role)
+    except ValueError as exc:
+        _fail(exc)
+    if print_only:
+        click.echo(";\n".join(statements) + ";")
+        return
+    if db.engine.dialect.name != "postgresql":
+        _fail(ValueError("grant-app-role is for PostgreSQL; SQLite has no roles"))
+    with db.engine.begin() as conn:
+        for stmt in statements:
+            conn.execute(text(stmt))
+    click.echo(f"{role}: may read and write the tables; may not update or delete audit records")
 
 
 @caseflow_cli.command("calendar-set")

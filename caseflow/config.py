@@ -22,7 +22,10 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,
+    # the session cookie only travels over TLS (browsers also accept it from http://127.0.0.1
+    # and http://localhost, so the local demo works); host-only (no Domain attribute)
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_DOMAIN": None,
     "SESSION_ABSOLUTE_HOURS": 12,
     # a login session unused this long ends (等保2.0: session timeout); 15 minutes
     "SESSION_IDLE_MINUTES": 15,
@@ -32,6 +35,10 @@ DEFAULTS = {
     # failures count toward the lockout when they fall within this many minutes
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PASSWORD_MIN_LENGTH": 12,
+    # second factor (TOTP) is mandatory for these roles; others may set it up (等保 8.1.4.1 d)
+    "TOTP_REQUIRED_ROLES": ["approver", "agency_admin", "sys_admin", "sec_admin", "auditor"],
+    # time to enter the one-time code after the password, in seconds
+    "TOTP_PENDING_SECONDS": 300,
     # 等保: passwords are changed periodically (ASVS advises against it: SECURITY.md)
     "PASSWORD_EXPIRY_DAYS": 90,
     "PAGE_SIZE": 50,
@@ -69,7 +76,7 @@ DEFAULTS = {
     "PROXY_FIX_HOPS": 0,
 }
 
-_INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "SESSION_IDLE_MINUTES", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
+_INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SESSION_ABSOLUTE_HOURS", "SESSION_IDLE_MINUTES", "TOTP_PENDING_SECONDS", "API_TOKEN_HOURS", "LOGIN_MAX_FAILURES",
              "LOGIN_LOCKOUT_MINUTES", "LOGIN_FAILURE_WINDOW_MINUTES", "PASSWORD_MIN_LENGTH", "PASSWORD_EXPIRY_DAYS", "PAGE_SIZE", "HEARING_FINE_PERSON",
              "HEARING_FINE_ORGANISATION", "WTF_CSRF_TIME_LIMIT", "LOWER_AMOUNT_PERSON",
              "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET",
@@ -141,6 +148,12 @@ def _finish(app) -> None:
         raise ConfigError("PASSWORD_MIN_LENGTH must be at least 12 (等保2.0 level 3)")
     if not 1 <= app.config["PASSWORD_EXPIRY_DAYS"] <= 365:
         raise ConfigError("PASSWORD_EXPIRY_DAYS must be between 1 and 365")
+    required = set(app.config["TOTP_REQUIRED_ROLES"] or ())
+    if not {"approver", "sys_admin", "sec_admin", "auditor"} <= required:
+        raise ConfigError("TOTP_REQUIRED_ROLES must include approver, sys_admin, sec_admin and "
+                          "auditor (等保2.0 level 3: two factors for administrators)")
+    if not 60 <= app.config["TOTP_PENDING_SECONDS"] <= 900:
+        raise ConfigError("TOTP_PENDING_SECONDS must be between 60 and 900")
     if not 1 <= app.config["SESSION_IDLE_MINUTES"] <= 24 * 60:
         raise ConfigError("SESSION_IDLE_MINUTES must be between 1 and 1440")
     if app.config["REPORT_CHECK_SECONDS"] < 60:

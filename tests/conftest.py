@@ -145,11 +145,59 @@ def make_user(db):
     return make
 
 
+def second_factor_code(username: str) -> str | None:
+    """A fresh one-time code for a user with a second factor (None without one).
+
+    Tests log the same user in several times within one 30-second step, and a code is
+    accepted only once, so the user's last accepted step is forgotten first; the single use
+    itself is tested in tests/accounts/test_second_factor.py."""
+    from caseflow.accounts import totp
+    from caseflow.accounts.models import User
+
+    user = _db.session.scalar(_db.select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.totp_secret:
+        return None
+    user.totp_last_step = None
+    _db.session.commit()
+    from flask import current_app
+
+    secret = totp.decrypt(user.totp_secret, current_app.config["SECRET_KEY"])
+    return totp.code_at(secret, dt.datetime.now(dt.timezone.utc))
+
+
+def enrol_second_factor(username: str) -> str:
+    """Set up a user's authenticator directly (as the enrolment page would); the secret."""
+    from caseflow.accounts import operations as ops, totp
+    from caseflow.accounts.models import User
+
+    user = _db.session.scalar(_db.select(User).where(User.username == username.strip().lower()))
+    secret = totp.new_secret()
+    ops.enrol_second_factor(user, secret, totp.code_at(secret, dt.datetime.now(dt.timezone.utc)))
+    _db.session.commit()
+    return secret
+
+
+def pass_second_factor(client, response, username: str):
+    """Finish a form login that asked for the one-time code or for its set-up."""
+    from caseflow.accounts import totp
+
+    where = response.headers.get("Location", "")
+    if "/login/enrol" in where:
+        page = client.get("/login/enrol")
+        secret = re.search(r'data-secret="([A-Z2-7]+)"', page.text).group(1)
+        return client.post("/login/enrol", data={
+            "code": totp.code_at(secret, dt.datetime.now(dt.timezone.utc))})
+    if "/login/code" in where:
+        return client.post("/login/code", data={"code": second_factor_code(username)})
+    return response
+
+
 @pytest.fixture()
 def login_as(app):
     def login(client, username, password=PASSWORD):
         r = client.post("/login", data={"username": username, "password": password})
-        assert r.status_code == 302, r.text[:500]
+        r = pass_second_factor(client, r, username)
+        assert r.status_code == 302 and "/login" not in r.headers["Location"], r.text[:500]
         return client
 
     return login
@@ -158,7 +206,16 @@ def login_as(app):
 @pytest.fixture()
 def api_headers(app):
     def headers(client, username, password=PASSWORD):
-        r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        from caseflow.accounts import operations as ops
+        from caseflow.accounts.models import User
+
+        body = {"username": username, "password": password}
+        user = _db.session.scalar(_db.select(User).where(User.username == username.strip().lower()))
+        if user is not None and ops.needs_second_factor(user):
+            if not user.totp_secret:
+                enrol_second_factor(username)
+            body["otp"] = second_factor_code(username)
+        r = client.post("/api/v1/auth/token", json=body)
         assert r.status_code == 201, r.text
         return {"Authorization": f"Bearer {r.json['token']}"}
 

@@ -37,6 +37,10 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Endpoints anonymous users may reach, each with the reason.
 PUBLIC = {
     "accounts.login": "the login page itself",
+    "accounts.second_factor": "login step 2 (one-time code): only after the right password, "
+                              "otherwise back to the login page",
+    "accounts.enrol_second_factor": "login step 2 for a first login (set up the authenticator "
+                                    "app): only after the right password",
     "core.index": "redirects to the login page (anonymous) or the case list; shows nothing",
     "core.set_language": "language switch (also on the login page): the session's choice, and "
                          "the user's own locale when logged in",
@@ -48,6 +52,7 @@ PUBLIC = {
     "penalties.public": "行政处罚信息公示: published penalties, redacted (README: no login)",
     "inspections.public": "双随机、一公开: published inspection results (README: no login)",
     "inspections.public_draw": "a draw's commitment and seed, for anyone to replay (README)",
+    "health.healthz": "liveness check for load balancers: answers \"ok\", reads no data",
 }
 
 #: GET pages a user without any case role may open (2xx), each with the reason. Everything
@@ -61,7 +66,13 @@ _OWN = {
     "accounts.change_password": "the user's own password form, no data",
 }
 ROLE_FREE = {
-    "auditor": dict(_OWN),
+    "auditor": {**_OWN,
+                "security.audit_log": "the audit log: the audit administrator's own screen; "
+                                      "no case details, only who/what/when/result",
+                "security.audit_export": "the same records as CSV"},
+    "sec_admin": {**_OWN,
+                  "security.users": "accounts and roles: the security administrator's screen",
+                  "security.user": "one account's roles and state (no case data)"},
     "sys_admin": {**_OWN,
                   "admin.calendar": "holiday calendar: the system administrator's own screen",
                   "admin.thresholds": "criminal thresholds: the system administrator's own screen"},
@@ -184,6 +195,7 @@ def seeded(world, make_agency, make_user):
     ipo = make_agency("sj-ipo", "ip_office", "上海市松江区知识产权局", "沪松知")
     world.coord = make_user(world.amr, "coord", ["coordinator"])
     world.sysadmin = make_user(world.amr, "sysadmin", ["sys_admin"])
+    world.secadmin = make_user(world.amr, "secadmin", ["sec_admin"])
     make_user(ipo, "clerk", ["case_officer"])  # the office that takes public requests
     payload = clue_payload(title=f"案件{MARK}", description=f"描述{MARK}",
                            reporter_name=f"举报人{MARK}",
@@ -322,10 +334,10 @@ def test_credentials_do_not_cross_channels(app, seeded):
 # ----------------------------------------------------------------------------- 3
 
 
-@pytest.mark.parametrize("role", ["auditor", "sys_admin"])
+@pytest.mark.parametrize("role", ["auditor", "sys_admin", "sec_admin"])
 def test_users_without_case_roles_get_nothing(app, seeded, role):
     world, case, ids = seeded
-    user = world.auditor if role == "auditor" else world.sysadmin
+    user = {"auditor": world.auditor, "sys_admin": world.sysadmin, "sec_admin": world.secadmin}[role]
     assert user.roles == {role}
     client = session_client(app, user)
     headers = bearer(user)
@@ -364,13 +376,13 @@ BODIES = {
 }
 
 
-@pytest.mark.parametrize("role", ["auditor", "sys_admin"])
+@pytest.mark.parametrize("role", ["auditor", "sys_admin", "sec_admin"])
 def test_users_without_case_roles_change_nothing(app, seeded, role):
     """Every POST/PUT/DELETE by a user without a case role is refused: never 2xx, never a
     page showing the agency's data, and nothing written (sys_admin's own admin screens
     excepted: ROLE_FREE)."""
     world, case, ids = seeded
-    user = world.auditor if role == "auditor" else world.sysadmin
+    user = {"auditor": world.auditor, "sys_admin": world.sysadmin, "sec_admin": world.secadmin}[role]
     client = session_client(app, user)
     headers = bearer(user)
     problems = []

@@ -40,3 +40,19 @@ def test_every_refused_request_leaves_one_audit_record(client, world, login_as):
         ("/cases/", 403, world.auditor.id), ("/reports/", 403, world.auditor.id),
         ("/reports/ledgers", 403, world.auditor.id)]
     assert all(r.agency_id == world.amr.id and r.ip for r in rows)
+
+
+def test_session_cookie_is_secure_httponly_samesite_and_host_only(client, world):
+    """等保 8.1.4.1 / ASVS 7.1: the session cookie only travels over TLS, is not readable by
+    scripts, is not sent on cross-site requests, and belongs to this host only."""
+    r = client.post("/login", data={"username": "officer", "password": "Correct-Horse-42"})
+    assert r.status_code == 302
+    cookies = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    assert cookies, r.headers
+    attrs = {a.strip().split("=")[0].lower(): a.strip() for a in cookies[-1].split(";")[1:]}
+    assert "secure" in attrs and "httponly" in attrs
+    assert attrs["samesite"].lower() == "samesite=lax"
+    assert "domain" not in attrs  # host-only
+    # a new session id at login: the pre-login cookie's value is not the logged-in one
+    pre = client.get("/login").headers.getlist("Set-Cookie")
+    assert all(c.split(";")[0] != cookies[-1].split(";")[0] for c in pre)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
                         Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -95,6 +95,11 @@ class User(db.Model):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: when the password was last set (expires after passwords.EXPIRY_DAYS)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: second factor: the TOTP secret, encrypted (accounts.totp); None until enrolled
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    #: the time step of the last accepted one-time code (a code is accepted only once)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agency: Mapped[Agency] = relationship(lazy="joined", innerjoin=True)

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from caseflow.accounts import passwords
+from caseflow.accounts import passwords, totp
 from caseflow.accounts.models import (SEPARATED_ADMIN_ROLES, Agency, AgencyKind, ApiToken,
                                       LoginSession, PasswordHistory, Role, User, UserRole)
 from caseflow.cases import messages
@@ -92,24 +92,39 @@ def create_agency(code: str, kind: str, name: str, case_prefix: str | None = Non
     return agency
 
 
+def role_errors(roles) -> str | None:
+    """Why a set of roles cannot be held by one account, or None (三员分立)."""
+    roles = set(roles)
+    if not roles or roles - {x.value for x in Role}:
+        return str(messages.text("roles_unknown", roles=", ".join(r.value for r in Role)))
+    if roles & SEPARATED_ADMIN_ROLES and len(roles) > 1:
+        # 三员分立: system, security and audit administration are separate people
+        return str(messages.text("roles_separated"))
+    return None
+
+
+def _require_security_admin(actor: User, target: User | None = None) -> None:
+    """Only the security administrator manages accounts, and never their own."""
+    if not actor.has_role(Role.SEC_ADMIN):
+        raise PermissionDenied("forbidden")
+    if target is not None and target.id == actor.id:
+        raise PermissionDenied("own_account")
+
+
 def create_user(agency: Agency, username: str, password: str, roles: list[str],
                 display_name: str | None = None, actor: User | None = None) -> User:
     errors = {}
     uname = normalize_username(username)
     if not uname or len(uname) > 64:
-        errors["username"] = "1–64 characters"
+        errors["username"] = messages.text("username_length")
     elif uname in RESERVED_USERNAMES:
         # 等保: no default or guessable administrator accounts
-        errors["username"] = f"{uname!r} is a default account name; choose a personal one"
+        errors["username"] = messages.text("username_reserved")
     elif db.session.scalar(select(User).where(User.username == uname)):
-        errors["username"] = f"user {uname!r} already exists"
-    bad_roles = [r for r in roles if r not in {x.value for x in Role}]
-    if bad_roles or not roles:
-        errors["role"] = f"roles must be among {', '.join(r.value for r in Role)}"
-    elif len(set(roles) & SEPARATED_ADMIN_ROLES) > 1 or \
-            (set(roles) & SEPARATED_ADMIN_ROLES and len(set(roles)) > 1):
-        # 三员分立: system, security and audit administration are separate people
-        errors["role"] = "sys_admin, sec_admin and auditor cannot be combined with any other role"
+        errors["username"] = messages.text("username_taken")
+    role_problem = role_errors(roles)
+    if role_problem:
+        errors["role"] = role_problem
     problems = password_problems(password, uname, agency)
     if problems:
         errors["password"] = "; ".join(str(messages.text(p, n=current_app.config["PASSWORD_MIN_LENGTH"]))
@@ -163,14 +178,7 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
         ok = False
     if not ok or not user.active:
         if ok is False:
-            window = dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
-            if user.first_failed_at is None or now - user.first_failed_at > window:
-                user.failed_logins, user.first_failed_at = 0, now  # a new window of failures
-            user.failed_logins += 1
-            if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
-                user.locked_until = now + dt.timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
-                user.failed_logins, user.first_failed_at = 0, None
-                audit.record("login.lockout", user=user, ip=ip)
+            _count_failure(user, now, ip)
         audit.record("login.failed", user=user, ip=ip, reason="password" if not ok else "disabled")
         raise LoginRefused("bad_credentials")
     if _hasher_for_app().check_needs_rehash(user.password_hash):
@@ -180,6 +188,98 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
     user.locked_until = None
     user.last_login_at = now
     return user
+
+
+def _count_failure(user: User, now: dt.datetime, ip: str) -> bool:
+    """One more failed attempt (password or one-time code) within the window; lock at the limit."""
+    cfg = current_app.config
+    window = dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
+    if user.first_failed_at is None or now - user.first_failed_at > window:
+        user.failed_logins, user.first_failed_at = 0, now  # a new window of failures
+    user.failed_logins += 1
+    if user.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
+        user.locked_until = now + dt.timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+        user.failed_logins, user.first_failed_at = 0, None
+        audit.record("login.lockout", user=user, ip=ip)
+        return True
+    return False
+
+
+# ----------------------------------------------------------------------------- second factor
+
+def second_factor_required(user: User) -> bool:
+    """Administrators and approvers must use a second factor (TOTP_REQUIRED_ROLES)."""
+    return bool(user.roles & set(current_app.config["TOTP_REQUIRED_ROLES"]))
+
+
+def second_factor_enrolled(user: User) -> bool:
+    return bool(user.totp_secret)
+
+
+def needs_second_factor(user: User) -> bool:
+    """After the password: is a one-time code (or first an enrolment) still to come?"""
+    return second_factor_required(user) or second_factor_enrolled(user)
+
+
+def _secret_of(user: User) -> str | None:
+    try:
+        return totp.decrypt(user.totp_secret, current_app.config["SECRET_KEY"])
+    except totp.SecretUnreadable:
+        return None
+
+
+def check_second_factor(user: User, code: str, ip: str = "") -> None:
+    """Accept the user's one-time code once; a wrong, reused or late code counts as a failed
+    login toward the lockout. Raises LoginRefused with the same code as a wrong password."""
+    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User))
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        audit.record("login.locked", user=user, ip=ip, factor="totp")
+        raise LoginRefused("locked", user.locked_until)
+    secret = _secret_of(user) if user.totp_secret else None
+    step = totp.accepted_step(secret, code, now, user.totp_last_step) if secret else None
+    if step is None or not user.active:
+        locked = user.active and _count_failure(user, now, ip)
+        audit.record("login.failed", user=user, ip=ip,
+                     reason="totp" if secret else "totp_unreadable")
+        raise LoginRefused("locked" if locked else "bad_credentials")
+    user.totp_last_step = step
+    user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
+
+
+def enrol_second_factor(user: User, secret: str, code: str, ip: str = "") -> None:
+    """Keep the new secret once the user proves their app makes its codes."""
+    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User))
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        audit.record("login.locked", user=user, ip=ip, factor="totp_enrol")
+        raise LoginRefused("locked", user.locked_until)
+    step = totp.accepted_step(secret, code, now, None)
+    if step is None:
+        locked = _count_failure(user, now, ip)
+        audit.record("login.failed", user=user, ip=ip, reason="totp_enrol")
+        if locked:
+            raise LoginRefused("locked", user.locked_until)
+        raise InvalidInput({"code": messages.text("totp_wrong")})
+    user.totp_secret = totp.encrypt(secret, current_app.config["SECRET_KEY"])
+    user.totp_last_step = step
+    user.totp_enrolled_at = now
+    user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
+    audit.record("mfa.enrolled", user=user, obj_type="user", obj_id=user.id, ip=ip,
+                 secret=totp.fingerprint(secret))
+
+
+def reset_second_factor(actor: User | None, user: User, ip: str = "") -> None:
+    """Security administrator: forget a user's authenticator (lost phone); the user enrols
+    again at the next login, and every session and API token of theirs ends."""
+    if actor is not None:
+        _require_security_admin(actor, user)
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.totp_enrolled_at = None
+    revoke_all_sessions(user)
+    audit.record("mfa.reset", user=actor, obj_type="user", obj_id=user.id, ip=ip,
+                 username=user.username)
 
 
 def start_session(user: User, user_agent: str = "", ip: str = "") -> LoginSession:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from caseflow.accounts import operations as ops
 from caseflow.accounts.forms import LoginForm
+from caseflow.cases import messages
 from caseflow.core.urls import safe_next
 from caseflow.extensions import db
 
@@ -23,26 +24,143 @@ def login():
     if form.validate_on_submit():
         try:
             user = ops.authenticate(form.username.data, form.password.data, ip=request.remote_addr or "")
-        except ops.LoginRefused as refused:
+        except ops.LoginRefused:
             db.session.commit()  # keep the failure counter and audit row
             # One message whether the name is unknown, the password wrong or the account
             # locked, so a failed login never tells whether an account exists.
-            form.password.errors.append(_("Wrong username or password. After %(n)s failed attempts "
-                                          "the account is locked for %(m)s minutes.",
-                                          n=current_app.config["LOGIN_MAX_FAILURES"],
-                                          m=current_app.config["LOGIN_LOCKOUT_MINUTES"]))
+            form.password.errors.append(_login_failed_text())
             return render_template("accounts/login.html", form=form), 401
-        lang = session.get("lang")
-        session.clear()  # a fresh session at login
-        sess = ops.start_session(user, request.user_agent.string or "", request.remote_addr or "")
-        if lang and not user.locale:
-            user.locale = lang
-        db.session.commit()
-        user._session_id = sess.id
-        login_user(user)
-        session["seen"] = int(time.time())  # the idle timeout counts from here
-        return redirect(safe_next(request.args.get("next"), url_for("core.index")))
+        nxt = safe_next(request.args.get("next"), url_for("core.index"))
+        if ops.needs_second_factor(user):
+            # The password alone does not log in: a one-time code (or first the set-up of the
+            # authenticator app) follows within TOTP_PENDING_SECONDS.
+            db.session.commit()
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["mfa"] = {"uid": user.id, "at": int(time.time()), "next": nxt}
+            target = "accounts.second_factor" if ops.second_factor_enrolled(user) \
+                else "accounts.enrol_second_factor"
+            return redirect(url_for(target))
+        return _finish_login(user, nxt)
     return render_template("accounts/login.html", form=form), (422 if form.errors else 200)
+
+
+def _login_failed_text() -> str:
+    return _("Wrong username or password. After %(n)s failed attempts "
+             "the account is locked for %(m)s minutes.",
+             n=current_app.config["LOGIN_MAX_FAILURES"],
+             m=current_app.config["LOGIN_LOCKOUT_MINUTES"])
+
+
+def _finish_login(user, nxt: str):
+    """Both factors are proven: a new server-side session and a fresh cookie."""
+    lang = session.get("lang")
+    session.clear()  # a fresh session at login
+    sess = ops.start_session(user, request.user_agent.string or "", request.remote_addr or "")
+    if lang and not user.locale:
+        user.locale = lang
+    db.session.commit()
+    user._session_id = sess.id
+    login_user(user)
+    session["seen"] = int(time.time())  # the idle timeout counts from here
+    return redirect(nxt)
+
+
+def _pending_user():
+    """The user who gave the right password and still owes the one-time code, or None."""
+    from caseflow.accounts.models import User
+
+    pending = session.get("mfa")
+    if not isinstance(pending, dict) or not isinstance(pending.get("uid"), int):
+        return None
+    age = time.time() - int(pending.get("at") or 0)
+    if not 0 <= age <= current_app.config["TOTP_PENDING_SECONDS"]:
+        session.pop("mfa", None)
+        return None
+    user = db.session.get(User, pending["uid"])
+    if user is None or not user.active:
+        session.pop("mfa", None)
+        return None
+    return user
+
+
+def _pending_expired():
+    flash(_("Log in again: the time to enter the one-time code has run out."), "warning")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor():
+    """Second step of the login: the 6-digit code of the user's authenticator app."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    user = _pending_user()
+    if user is None:
+        return _pending_expired()
+    if not ops.second_factor_enrolled(user):
+        return redirect(url_for("accounts.enrol_second_factor"))
+    errors, code = {}, ""
+    if request.method == "POST":
+        code = (request.form.get("code") or "")[:32]
+        try:
+            ops.check_second_factor(user, code, ip=request.remote_addr or "")
+        except ops.LoginRefused as refused:
+            db.session.commit()  # the failure counts toward the lockout; its audit row stays
+            if refused.code == "locked":
+                session.pop("mfa", None)
+                flash(_login_failed_text(), "error")
+                return redirect(url_for("accounts.login"))
+            errors["code"] = messages.text("totp_wrong")
+            return render_template("accounts/second_factor.html", errors=errors, code=code), 401
+        return _finish_login(user, session["mfa"].get("next") or url_for("core.index"))
+    return render_template("accounts/second_factor.html", errors=errors, code=code)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+def enrol_second_factor():
+    """First login of an account that must use a second factor: set up the authenticator app
+    (scan the QR code or type the key), then prove it with a code."""
+    from caseflow.accounts import totp
+    from caseflow.core.errors import InvalidInput
+
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    user = _pending_user()
+    if user is None:
+        return _pending_expired()
+    if ops.second_factor_enrolled(user):
+        return redirect(url_for("accounts.second_factor"))
+    key = current_app.config["SECRET_KEY"]
+    pending = dict(session["mfa"])
+    try:
+        secret = totp.decrypt(pending["secret"], key) if pending.get("secret") else None
+    except totp.SecretUnreadable:
+        secret = None
+    if secret is None:
+        secret = totp.new_secret()
+        pending["secret"] = totp.encrypt(secret, key)  # the cookie is signed, not secret
+        session["mfa"] = pending
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            ops.enrol_second_factor(user, secret, request.form.get("code") or "",
+                                    ip=request.remote_addr or "")
+        except ops.LoginRefused:
+            db.session.commit()
+            session.pop("mfa", None)
+            flash(_login_failed_text(), "error")
+            return redirect(url_for("accounts.login"))
+        except InvalidInput as e:
+            db.session.commit()  # the failure counts toward the lockout
+            errors, status = e.errors, 422
+        else:
+            return _finish_login(user, pending.get("next") or url_for("core.index"))
+    uri = totp.provisioning_uri(secret, f"{user.username} ({user.agency.code})")
+    return render_template("accounts/enrol.html", errors=errors, secret=secret,
+                           grouped=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                           qr=totp.qr_data_uri(uri), uri=uri), status
 
 
 @bp.route("/logout", methods=["POST"])

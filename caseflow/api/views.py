@@ -53,6 +53,19 @@ def issue_token():
         db.session.commit()
         # the same answer for unknown names, wrong passwords and locked accounts
         return jsonify(message=messages.text("login_failed")), 401
+    if accounts.needs_second_factor(user):
+        if not accounts.second_factor_enrolled(user):
+            db.session.commit()
+            return jsonify(message=messages.text("totp_enrol_first")), 403
+        if not data.otp:
+            db.session.commit()
+            return jsonify(message=messages.text("totp_required"),
+                           errors={"otp": messages.text("totp_required")}), 401
+        try:
+            accounts.check_second_factor(user, data.otp, ip=request.remote_addr or "")
+        except accounts.LoginRefused:
+            db.session.commit()
+            return jsonify(message=messages.text("login_failed")), 401
     token, row = accounts.issue_api_token(user, ip=request.remote_addr or "", label=data.label)
     db.session.commit()
     return jsonify(TokenOut(token=token, expires_at=row.expires_at).model_dump(mode="json")), 201

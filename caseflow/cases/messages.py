@@ -300,6 +300,10 @@ _MESSAGES = {
     "not_publishable": _l("This decision is not published (warning only, simple procedure, or minor under the current rules)."),
     "publication_closed": _l("The publication was withdrawn or has ended."),
     "already_published": _l("Already published there."),
+    "export_job_not_found": _l("Export not found."),
+    "export_job_not_ready": _l("This export is not finished yet."),
+    "export_job_file_changed": _l("The exported file is missing or was changed: start the export again."),
+    "export_job_interrupted": _l("The export was interrupted (the scheduler stopped): start it again."),
     "not_published": _l("Not published yet."),
     "repair_too_early": _l("Credit repair can be recorded from %(date)s."),
     "penalty_excludes_early_end": _l("Closure, revocation and restriction penalties are never taken down early."),
@@ -468,6 +472,21 @@ _MESSAGES = {
     "password_repeat": _l("The two new passwords differ."),
     "password_current_wrong": _l("The current password is wrong."),
     "password_expired": _l("Your password is older than %(n)s days: choose a new one."),
+    "roles_unknown": _l("Choose roles among: %(roles)s."),
+    "roles_separated": _l("The system, security and audit administrator roles cannot be "
+                          "combined with each other or with any other role."),
+    "own_account": _l("Another security administrator must change your own account."),
+    "totp_wrong": _l("The code is wrong or already used: enter the 6-digit code your "
+                     "authenticator app shows now."),
+    "totp_required": _l("This account needs its one-time code: send it as \"otp\"."),
+    "totp_enrol_first": _l("This account must first set up its authenticator app: log in "
+                           "once in the web application."),
+    "user_unknown": _l("No such user."),
+    "agency_unknown": _l("No such agency."),
+    "username_taken": _l("This username is already taken."),
+    "username_reserved": _l("This is a default account name: choose a personal one."),
+    "username_length": _l("1–64 characters."),
+    "display_name_length": _l("1–100 characters."),
 }
 
 

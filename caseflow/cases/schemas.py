@@ -311,6 +311,10 @@ class TokenIn(_In):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = Field(
         default="", description="What to call the token, e.g. the phone it is on")
+    otp: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] = Field(
+        default="", description="The 6-digit one-time code of the user's authenticator app; "
+                                "required for accounts with a second factor (administrators, "
+                                "approvers)")
 
 
 class TokenOut(BaseModel):

@@ -68,7 +68,13 @@ class AuditHead(db.Model):
 
 def record(action: str, *, user=None, obj_type: str = "", obj_id=None, ip: str = "",
            **data) -> AuditEvent:
-    """Add an audit row to the current transaction (the caller commits)."""
+    """Add an audit row to the current transaction (the caller commits). Inside a request
+    the source address defaults to the client's (behind PROXY_FIX_HOPS proxies)."""
+    if not ip:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            ip = request.remote_addr or ""
     ev = AuditEvent(
         action=action,
         user_id=getattr(user, "id", None),
@@ -80,6 +86,16 @@ def record(action: str, *, user=None, obj_type: str = "", obj_id=None, ip: str =
     )
     db.session.add(ev)
     return ev
+
+
+#: actions that record a refusal or failure; every other action records a success
+_FAILURE_SUFFIXES = (".failed", ".denied", ".locked", ".lockout", ".refused", "_refused",
+                     ".change_refused")
+
+
+def result_of(action: str) -> str:
+    """The result column of the audit log (等保 8.1.4.3 b): "failure" or "success"."""
+    return "failure" if action.endswith(_FAILURE_SUFFIXES) else "success"
 
 
 # ----------------------------------------------------------------------------- the chain

@@ -19,6 +19,13 @@ bp = Blueprint("core", __name__)
 @bp.route("/")
 def index():
     if current_user.is_authenticated:
+        # the three administrators have no case pages (三员分立): each lands on their own
+        if current_user.has_role("sec_admin"):
+            return redirect(url_for("security.users"))
+        if current_user.has_role("auditor"):
+            return redirect(url_for("security.audit_log"))
+        if current_user.has_role("sys_admin"):
+            return redirect(url_for("admin.calendar"))
         return redirect(url_for("cases.list_cases"))
     return redirect(url_for("accounts.login"))
 

@@ -95,6 +95,13 @@ def propose(case_id: int):
 
 def _render(referral: Referral, status=200, errors=None, open_action=None, values=None,
             message=None):
+    from caseflow.sharing.operations import record_read
+
+    # the page shows the case (title, report, package): a read by another agency is audited
+    # (every caller has rolled back its refused change before rendering)
+    if referral.case.owner_agency_id != current_user.agency_id:
+        record_read(current_user, referral.case, "referral")
+        db.session.commit()
     now = utcnow()
     ctx = _form_context(referral.case) if referral.state == RState.PROPOSED \
         and referral.agency_id == current_user.agency_id else {}

@@ -138,7 +138,7 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(client, world):
     ({"password": PASSWORD}, {"username"}),
     ({"username": "  ", "password": ""}, {"username", "password"}),
     ({"username": 7, "password": PASSWORD}, {"username"}),
-    ({"username": "officer", "password": PASSWORD, "otp": "123456"}, {"otp"}),
+    ({"username": "officer", "password": PASSWORD, "roles": ["approver"]}, {"roles"}),
 ])
 def test_token_request_field_errors_are_422(client, world, body, fields):
     r = client.post(f"{API}/auth/token", json=body)
