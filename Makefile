@@ -8,10 +8,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+BSTAMP := $(VENV)/.installed-bench
 MO     := caseflow/translations/zh_Hans_CN/LC_MESSAGES/messages.mo
 PO     := caseflow/translations/zh_Hans_CN/LC_MESSAGES/messages.po
 export FLASK_APP := wsgi.py
 PYTEST_WORKERS ?= auto
+# make bench: data generated at this scale in a throw-away PostgreSQL with default settings
+BENCH_CASES ?= 1000000
+BENCH_BUSINESSES ?= 5000000
+BENCH_ARGS ?=
 
 .PHONY: run test test-static test-sqlite test-postgres test-e2e install install-test translations \
         extract-messages migrate bench clean
@@ -62,6 +67,21 @@ $(TSTAMP): $(STAMP)
 	scripts/system-deps.sh test
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
+
+$(BSTAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
+	touch $@
+
+# every bench script against one generated database; bench/RESULTS.md is the table of goals.
+# Quick run: make bench BENCH_CASES=20000 BENCH_BUSINESSES=100000 BENCH_ARGS=--quick
+bench: $(BSTAMP) $(MO)
+	scripts/bench-postgres.sh sh -c '\
+	  export DATABASE_URL="$$BENCH_DATABASE_URL" CASEFLOW_SECRET_KEY=bench CASEFLOW_DEV=1; \
+	  $(BIN)/flask db upgrade && \
+	  $(BIN)/flask caseflow generate --cases $(BENCH_CASES) --businesses $(BENCH_BUSINESSES) \
+	    --password Load-test-pass-1 && \
+	  $(BIN)/python bench/run_all.py --database-url "$$BENCH_DATABASE_URL" $(BENCH_ARGS) \
+	    --scale "$(BENCH_CASES) cases, $(BENCH_BUSINESSES) businesses"'
 
 $(MO): $(PO) $(STAMP)
 	$(BIN)/pybabel compile -d caseflow/translations >/dev/null

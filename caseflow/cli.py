@@ -260,11 +260,17 @@ def check_db_cmd():
 
 @caseflow_cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Run one pass (generate and deliver) and exit")
-def scheduler_cmd(once):
-    """Run the reminder scheduler: a process of its own beside the web server."""
+@click.option("--lock-retry", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds between attempts to take the scheduler lock while another "
+                   "scheduler holds it (default: SCHEDULER_LOCK_RETRY_SECONDS or 30)")
+def scheduler_cmd(once, lock_retry):
+    """Run the reminder scheduler: a process of its own beside the web server.
+
+    Exactly one runs the jobs: it holds a PostgreSQL advisory lock (a lock file on SQLite);
+    any other started stays idle, trying again periodically, and takes over when it ends."""
     from caseflow.core.timeutil import utcnow
     from caseflow.reminders.operations import run_once
-    from caseflow.reminders.scheduler import build_scheduler, worker_id
+    from caseflow.reminders.scheduler import run_exclusive, worker_id
 
     if once:
         result = run_once(utcnow(), worker_id())
@@ -272,18 +278,22 @@ def scheduler_cmd(once):
                    f"{result.emailed} e-mailed, {result.email_errors} e-mail errors")
         return
     import logging
+    import signal
+    import threading
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
-    scheduler = build_scheduler(app)
+    retry = lock_retry or float(app.config.get("SCHEDULER_LOCK_RETRY_SECONDS") or 30)
     smtp = app.config.get("SMTP_HOST")
     click.echo(f"reminder scheduler {worker_id()}: every "
                f"{app.config['REMINDER_INTERVAL_SECONDS']} s, e-mail {'via ' + smtp if smtp else 'off'}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        run_exclusive(app, retry, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @caseflow_cli.command("backup")
@@ -333,3 +343,59 @@ def restore_cmd(path):
     click.echo(f"restore took {result.seconds:.1f} s (checks {result.verify_seconds:.1f} s)")
     if not result.ok:
         sys.exit(1)
+
+
+@caseflow_cli.command("generate")
+@click.option("--cases", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Number of cases (every state, with their timelines)")
+@click.option("--businesses", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="Number of businesses in the inspection directories")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same data)")
+@click.option("--password", default=None,
+              help="Password of every generated user (default: a random one, printed)")
+def generate_cmd(cases, businesses, seed, password):
+    """Fill an EMPTY database with realistic bulk data (performance work); prints the rows
+    written per table, their speed, and one login per role. Refuses a non-empty database."""
+    import time
+
+    from caseflow.accounts.operations import hash_password
+    from caseflow.core import audit
+    from caseflow.perf.generate import DatabaseNotEmpty, generate
+
+    db.session.remove()  # the generator writes on its own connection
+    last = {}
+
+    def progress(phase, done, total):
+        now = time.monotonic()
+        if done >= total or now - last.get(phase, 0) >= 10:
+            last[phase] = now
+            click.echo(f"  {phase}: {done:,}/{total:,}", err=True)
+
+    try:
+        result = generate(db.engine, cases, businesses, seed=seed, progress=progress,
+                          password=password, hash_password=hash_password)
+    except DatabaseNotEmpty as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except ValueError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    # the generation itself on record, through the ORM so the audit hash chain stays whole
+    audit.record("perf.generate", obj_type="database", cases=cases, businesses=businesses,
+                 seed=seed, rows=sum(result.values()))
+    db.session.commit()
+
+    click.echo(f"\n{'table':<22}{'rows':>12}{'write s':>10}{'rows/s':>12}")
+    for table, n in sorted(result.items(), key=lambda kv: -kv[1]):
+        s = result.seconds.get(table, 0.0)
+        click.echo(f"{table:<22}{n:>12,}{s:>10.1f}{(n / s if s else 0):>12,.0f}")
+    total = sum(result.values())
+    click.echo(f"{'total':<22}{total:>12,}{'':>10}{total / result.elapsed:>12,.0f}")
+    for phase, s in result.phases.items():
+        click.echo(f"  {phase}: {s:.1f} s")
+    click.echo(f"elapsed: {result.elapsed:.1f} s")
+    click.echo(f"\nLogins (password for all {len(result.users)} users: {result.password}):")
+    second_factor = set(current_app.config.get("TOTP_REQUIRED_ROLES") or ())
+    for role, (username, agency) in result.logins.items():
+        note = "  (sets up its one-time-code app at first login)" if role in second_factor else ""
+        click.echo(f"  {role:<16}{username:<26}{agency}{note}")

@@ -10,9 +10,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import lazyload
 
+from caseflow.cases import tally
 from caseflow.cases.models import Case, Party, case_officer_table
 from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
@@ -145,7 +146,27 @@ class CaseFilters:
 
 
 def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
-    cond = [visibility_clause(user)]
+    return [visibility_clause(user), *_filter_conditions(user, f, include_state)]
+
+
+def _visible_parts(user, f: CaseFilters) -> list | None:
+    """``visibility_clause`` as disjoint parts each an index can serve: the agency's own
+    cases (an index range on owner_agency_id), and other agencies' cases shared with it
+    (from its grants). The OR of the two would make PostgreSQL read every case of the city.
+    None when the user sees no case at all (the single false clause then)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.works_cases:
+        return None
+    from caseflow.sharing.operations import active_grant_exists
+
+    own = Case.owner_agency_id == user.agency_id
+    if f.own or f.publication:  # these filters keep the agency's own cases only
+        return [own]
+    return [own, and_(Case.owner_agency_id != user.agency_id,
+                      active_grant_exists(user.agency_id, Case.id))]
+
+
+def _filter_conditions(user, f: CaseFilters, include_state: bool = True) -> list:
+    cond = []
     if include_state and f.state:
         cond.append(Case.state == f.state)
     if f.ip_type:
@@ -225,20 +246,38 @@ def decode_cursor(cursor: str, message) -> tuple[dt.datetime, int]:
 
 def list_cases(user, f: CaseFilters, cursor: str | None, limit: int, message) -> tuple[list[Case], str | None]:
     """Newest first; keyset pagination on (created_at, id) so every page costs the same."""
-    stmt = select(Case).where(*_conditions(user, f))
+    keyset = []
     if cursor:
         created, case_id = decode_cursor(cursor, message)
         # row-value comparison: one index range scan on (agency, created_at, id)
-        stmt = stmt.where(tuple_(Case.created_at, Case.id) < tuple_(created, case_id))
-    # list rows show no parties or officers: do not load them
-    stmt = (stmt.options(lazyload(Case.parties), lazyload(Case.officers))
-            .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
-    rows = list(db.session.scalars(stmt))
+        keyset.append(tuple_(Case.created_at, Case.id) < tuple_(created, case_id))
+    parts = _visible_parts(user, f)
+    filters = _filter_conditions(user, f)
+    rows: list[Case] = []
+    for part in parts if parts is not None else [visibility_clause(user)]:
+        # list rows show no parties or officers: do not load them
+        stmt = (select(Case).where(part, *filters, *keyset)
+                .options(lazyload(Case.parties), lazyload(Case.officers))
+                .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
+        rows += db.session.scalars(stmt)
+    if len(parts or ()) > 1:  # disjoint parts, each newest first: merge them
+        rows.sort(key=lambda c: (c.created_at, c.id), reverse=True)
+        rows = rows[:limit + 1]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
 def state_counts(user, f: CaseFilters) -> dict[str, int]:
-    stmt = (select(Case.state, func.count()).where(*_conditions(user, f, include_state=False))
-            .group_by(Case.state))
-    return {state: n for state, n in db.session.execute(stmt)}
+    parts = _visible_parts(user, f)
+    filters = _filter_conditions(user, f, include_state=False)
+    out: dict[str, int] = {}
+    for i, part in enumerate(parts if parts is not None else [visibility_clause(user)]):
+        if i == 0 and parts is not None and not filters and tally.kept():
+            # the agency's own cases, unfiltered: the tally the database keeps (PostgreSQL)
+            counts = tally.own_counts(user.agency_id).items()
+        else:
+            counts = db.session.execute(select(Case.state, func.count()).where(part, *filters)
+                                        .group_by(Case.state))
+        for state, n in counts:
+            out[state] = out.get(state, 0) + n
+    return out

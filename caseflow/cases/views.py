@@ -167,19 +167,53 @@ def list_cases():
         items, next_cursor = queries.list_cases(current_user, filters, None,
                                                 current_app.config["PAGE_SIZE"], messages.text)
     counts = queries.state_counts(current_user, filters)
-    officers = _agency_officers()
+    officers = _officer_choices()
     from caseflow.actions.operations import listed_numbers
     from caseflow.actions.rules import trademark_numbers
 
     key_listed = listed_numbers({n for c in items for n in trademark_numbers(c.trademark_numbers)})
     return render_template("cases/list.html", items=items, next_cursor=next_cursor,
-                           key_listed=key_listed,
+                           key_listed=key_listed, row_labels=_row_labels(),
                            counts=counts, all_total=sum(counts.values()), filters=filters,
                            # the h1 counts what is listed: the chosen state's cases, if one
                            total=counts.get(filters.state, 0) if filters.state else sum(counts.values()),
                            errors=errors, officers=officers, today=today_local(),
                            can_create=can_create_clue(current_user), **_choices()), \
         (422 if errors else 200)
+
+
+def _memo(fn):
+    cache = {}
+
+    def get(value):
+        if value not in cache:
+            cache[value] = fn(value)
+        return cache[value]
+    return get
+
+
+def _row_labels():
+    """What each row of the list shows through translations and Babel, looked up once per
+    distinct value and page (50 rows would otherwise repeat it hundreds of times)."""
+    from types import SimpleNamespace
+
+    from flask_babel import format_date
+
+    return SimpleNamespace(
+        state=_memo(lambda s: str(messages.STATE_LABELS.get(s, s))),
+        ip_type=_memo(lambda s: str(messages.IP_TYPE_LABELS.get(s, s))),
+        day=_memo(lambda d: format_date(d, "yyyy-MM-dd") if d else ""))  # as the |d filter
+
+
+def _officer_choices() -> list:
+    """The list's officer filter: (id, display_name) rows, all it shows."""
+    return list(db.session.execute(
+        select(User.id, User.display_name).where(User.agency_id == current_user.agency_id,
+                                                 User.active.is_(True),
+                                                 User.id.in_(select(UserRole.user_id).where(
+                                                     UserRole.role.in_([Role.CASE_OFFICER,
+                                                                        Role.INSPECTOR]))))
+        .order_by(User.display_name)))
 
 
 def _agency_officers() -> list[User]:

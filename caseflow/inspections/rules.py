@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import math
 import secrets
 from dataclasses import dataclass
@@ -78,10 +79,24 @@ def draw(seed: str, population: list[tuple[str, str]], quota: dict[str, int],
          roster: list[str], conflicts: set[tuple[str, str]], per_target: int) -> list[Target]:
     """population: (credit code, risk class); conflicts: (username, credit code)."""
     chosen: list[tuple[str, str, str]] = []
+    by_class: dict[str, list[str]] = {c: [] for c in CLASSES}
+    for code, cls in population:
+        if cls in by_class:
+            by_class[cls].append(code)
+    # sha256(seed + ":" + code) from a copy of the hash already fed the prefix (the same
+    # digest); the quota smallest keys without sorting the whole class (the same order)
+    prefix = hashlib.sha256(f"{seed}:".encode("utf-8"))
+
+    def key(code: str) -> str:
+        h = prefix.copy()
+        h.update(code.encode("utf-8"))
+        return h.hexdigest()
+
     for c in CLASSES:
-        members = sorted(code for code, cls in population if cls == c)
-        keyed = sorted((sha256(f"{seed}:{code}"), code) for code in members)
-        chosen += [(key, code, c) for key, code in keyed[:quota.get(c, 0)]]
+        k = quota.get(c, 0)
+        if k > 0:
+            keyed = heapq.nsmallest(k, ((key(code), code) for code in by_class[c]))
+            chosen += [(h, code, c) for h, code in keyed]
     chosen.sort()
     load = {u: 0 for u in sorted(roster)}
     targets = []

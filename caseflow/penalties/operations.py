@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import or_, select
 
-from caseflow.accounts.models import Role
+from caseflow.accounts.models import Agency, Role
 from caseflow.cases import messages
 from caseflow.cases.models import Case, CaseEvent
 from caseflow.core import audit, ids
@@ -19,7 +19,7 @@ from caseflow.core.models import load_calendar
 from caseflow.core.timeutil import today_local
 from caseflow.extensions import db
 from caseflow.penalties import rules as r
-from caseflow.penalties.models import ExportBatch, PenaltyDecision
+from caseflow.penalties.models import ExportBatch, ExportJob, ExportJobState, PenaltyDecision
 
 DECIDED_STATES = ("decided", "executing", "closed")
 
@@ -359,11 +359,18 @@ def record_repair(user, d: PenaltyDecision, note: str) -> None:
 # ----------------------------------------------------------------------------- export
 
 
-def csv_record(d: PenaltyDecision) -> r.CsvRecord:
-    st = status(d)
+def csv_record(d: PenaltyDecision, p: r.PublicationParams | None = None) -> r.CsvRecord:
     # the CSV goes to the credit platform: its publicity runs from the decision date by the
-    # platform's rules (the enterprise system's own period is kept on the queue)
-    end = st["platform"].max_end if st["platform"].published else st["enterprise_end"]
+    # platform's rules (the enterprise system's own period is kept on the queue). The same
+    # periods as ``status`` without its working-day deadlines (no calendar per row).
+    f = facts_of(d)
+    platform = r.platform_period(f, p or params())
+    if platform.published:
+        end = platform.max_end
+    elif r.is_published(f) and d.enterprise_published_on:
+        end = r.enterprise_publicity_end(f, d.enterprise_published_on)
+    else:
+        end = None
     agency = d.agency
     return r.CsvRecord(
         subject_name=d.subject_name, subject_kind=d.subject_kind, credit_code=d.credit_code,
@@ -388,20 +395,22 @@ def export_selection(user, date_from: dt.date | None, date_to: dt.date | None):
 
 
 def write_csv(user, stmt, out) -> tuple[int, list[dict]]:
-    """Stream rows to ``out`` (a binary file); refused rows are listed, never half-written."""
+    """The Python path (any database): rows built by ``rules.csv_row`` and written to ``out``
+    (a binary file); refused rows are listed, never half-written."""
     import csv
     import io
 
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    text.write("\ufeff")  # BOM: spreadsheet programs read the Chinese correctly
+    text.write(CSV_BOM)
     w = csv.writer(text)
     w.writerow(r.CSV_HEADER)
     count, refused = 0, []
+    p = params()
     for d in db.session.scalars(stmt.execution_options(yield_per=500)):
         if not r.is_published(facts_of(d)):
             continue
         try:
-            row = r.csv_row(csv_record(d))
+            row = r.csv_row(csv_record(d, p))
         except r.RowRefused as e:
             refused.append({"id": d.id, "number": d.number, "missing": e.missing})
             continue
@@ -412,20 +421,284 @@ def write_csv(user, stmt, out) -> tuple[int, list[dict]]:
     return count, refused
 
 
-def record_batch(user, kind: str, filters: dict, path, count: int, refused: list) -> ExportBatch:
+CSV_BOM = "\ufeff"  # spreadsheet programs read the Chinese correctly
+
+
+def refused_reasons(ids: list[int]) -> list[dict]:
+    """The rows the SQL path leaves out, with the Python rules' reasons, in the given order."""
+    out = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        by_id = {d.id: d for d in db.session.scalars(
+            select(PenaltyDecision).where(PenaltyDecision.id.in_(chunk)))}
+        for i in chunk:
+            d = by_id[i]
+            try:
+                r.csv_row(csv_record(d))
+            except r.RowRefused as e:
+                out.append({"id": d.id, "number": d.number, "missing": e.missing})
+            else:  # the SQL and the Python rules disagree: a bug, never a silent gap
+                raise RuntimeError(f"penalty decision {d.id}: refused by the SQL export rule "
+                                   "but not by rules.csv_row")
+    return out
+
+
+def write_csv_sql(user, date_from: dt.date | None, date_to: dt.date | None,
+                  write) -> tuple[int, list[dict]]:
+    """The PostgreSQL path: the rows formatted by SQL and streamed from COPY (same bytes as
+    ``write_csv``; see ``csv_sql``). ``write`` receives bytes."""
+    from caseflow.penalties import csv_sql
+
+    if not user.works_cases:
+        date_from = date_to = None
+    agency_id = user.agency_id if user.works_cases else -1
+    conn = db.session.connection()
+    write(CSV_BOM.encode("utf-8") + io_bytes_row(r.CSV_HEADER))
+    raw = conn.connection.driver_connection  # psycopg 3, in the session's transaction
+    with raw.cursor() as cur:
+        agency = db.session.get(Agency, user.agency_id)
+        count, refused_ids = csv_sql.copy_rows(cur, csv_sql.copy_sql(
+            agency_id, date_from, date_to, params(), agency.name if agency else "",
+            (agency.credit_code or "") if agency else ""), write)
+    refused = refused_reasons(refused_ids)
+    return count, refused
+
+
+def io_bytes_row(values: list[str]) -> bytes:
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerow(values)
+    return buf.getvalue().encode("utf-8")
+
+
+def export_csv(user, date_from: dt.date | None, date_to: dt.date | None, path) -> ExportBatch:
+    """双公示 CSV of the agency's selection written to ``path``, recorded as a batch (with the
+    file's SHA-256) and audited. PostgreSQL formats the rows itself; other databases take
+    the Python path. Constant memory either way."""
+    if not user.has_role(Role.PUBLISHER):
+        raise PermissionDenied(messages.text("forbidden"))
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 16):
-            digest.update(chunk)
-            size += len(chunk)
+    with open(path, "wb") as out:
+        def write(data):
+            nonlocal size
+            digest.update(data)
+            size += len(data)
+            out.write(data)
+
+        if db.session.get_bind().dialect.name == "postgresql":
+            count, refused = write_csv_sql(user, date_from, date_to, write)
+        else:
+            count, refused = write_csv(user, export_selection(user, date_from, date_to),
+                                       _HashingWriter(write))
+    return record_batch(user, "csv", {"from": str(date_from or ""), "to": str(date_to or "")},
+                        path, count, refused, sha256=digest.hexdigest(), size=size)
+
+
+class _HashingWriter:
+    """A minimal binary file object over ``write`` (for ``io.TextIOWrapper``)."""
+
+    def __init__(self, write):
+        self._write = write
+        self.closed = False
+
+    def write(self, data):
+        self._write(bytes(data))
+        return len(data)
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    def flush(self):
+        pass
+
+
+def record_batch(user, kind: str, filters: dict, path, count: int, refused: list, *,
+                 sha256: str | None = None, size: int | None = None) -> ExportBatch:
+    if sha256 is None or size is None:
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 16):
+                digest.update(chunk)
+                size += len(chunk)
+        sha256 = digest.hexdigest()
     batch = ExportBatch(agency_id=user.agency_id, user_id=user.id, kind=kind, filters=filters,
-                        row_count=count, refused=refused, sha256=digest.hexdigest(), size=size)
+                        row_count=count, refused=refused, sha256=sha256, size=size)
     db.session.add(batch)
     db.session.flush()
     audit.record(f"publication.export_{kind}", user=user, obj_type="export_batch", obj_id=batch.id,
                  rows=count, refused=len(refused), sha256=batch.sha256)
     return batch
+
+
+# ----------------------------------------------------------------------------- PDF list jobs
+#
+# A publication list of thousands of rows takes WeasyPrint about a minute and most of a
+# gigabyte: the web request only queues it (``start_pdf_list``); the scheduler process renders
+# it (``run_export_jobs``); the agency's publishers download it later (``job_file``).
+
+JOB_STALE_AFTER = dt.timedelta(hours=1)  # a job "running" longer was cut off (crash, restart)
+
+
+def _require_publisher_role(user):
+    if not user.has_role(Role.PUBLISHER):
+        raise PermissionDenied(messages.text("forbidden"))
+
+
+def visible_jobs(user):
+    """The agency's export jobs: its publishers see and download them, nobody else."""
+    if not user.has_role(Role.PUBLISHER):
+        return select(ExportJob).where(ExportJob.id < 0)
+    return select(ExportJob).where(ExportJob.agency_id == user.agency_id)
+
+
+def start_pdf_list(user, date_from: dt.date | None, date_to: dt.date | None) -> ExportJob:
+    """Queue the publication list (PDF) of the same selection as the CSV."""
+    _require_publisher_role(user)
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput({"to": messages.text("period_reversed")})
+    job = ExportJob(agency_id=user.agency_id, user_id=user.id, kind="pdf_list",
+                    filters={"from": str(date_from or ""), "to": str(date_to or "")},
+                    state=ExportJobState.QUEUED)
+    db.session.add(job)
+    db.session.flush()
+    audit.record("publication.pdf_job_start", user=user, obj_type="export_job", obj_id=job.id,
+                 **job.filters)
+    return job
+
+
+def get_job(user, job_id: int) -> ExportJob:
+    _require_publisher_role(user)
+    job = db.session.scalar(visible_jobs(user).where(ExportJob.id == job_id)) \
+        if 0 < job_id < 2**31 else None
+    if job is None:
+        raise NotFound(messages.text("export_job_not_found"))
+    return job
+
+
+def job_path(job: ExportJob):
+    from caseflow.core.uploads import path_of
+
+    return path_of("exports", job.file_name)
+
+
+def job_file(user, job_id: int):
+    """The finished file of a job (path, name) for download, checked against its SHA-256;
+    audited."""
+    job = get_job(user, job_id)
+    if job.state != ExportJobState.DONE:
+        raise InvalidTransition(messages.text("export_job_not_ready"))
+    path = job_path(job)
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 16):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise InvalidTransition(messages.text("export_job_file_changed")) from None
+    if digest.hexdigest() != job.sha256:
+        raise InvalidTransition(messages.text("export_job_file_changed"))
+    audit.record("publication.pdf_job_download", user=user, obj_type="export_job", obj_id=job.id,
+                 sha256=job.sha256)
+    return path, f"行政处罚信息公示-{job.batch_id or job.id}.pdf"
+
+
+def _claim_next(worker: str) -> int | None:
+    """Take the oldest queued job (compare-and-set: two schedulers never take the same one)."""
+    from sqlalchemy import update
+
+    from caseflow.core.timeutil import utcnow
+
+    stale = utcnow() - JOB_STALE_AFTER
+    db.session.execute(update(ExportJob).where(
+        ExportJob.state == ExportJobState.RUNNING, ExportJob.started_at < stale).values(
+        state=ExportJobState.FAILED, finished_at=utcnow(),
+        error=messages.text("export_job_interrupted")))
+    db.session.commit()
+    while True:
+        job_id = db.session.scalar(select(ExportJob.id).where(
+            ExportJob.state == ExportJobState.QUEUED).order_by(ExportJob.id).limit(1))
+        if job_id is None:
+            return None
+        taken = db.session.execute(update(ExportJob).where(
+            ExportJob.id == job_id, ExportJob.state == ExportJobState.QUEUED).values(
+            state=ExportJobState.RUNNING, started_at=utcnow(), worker=worker[:64])).rowcount
+        db.session.commit()
+        if taken == 1:
+            return job_id
+
+
+def render_pdf_list(user, date_from: dt.date | None, date_to: dt.date | None) -> tuple[bytes, int]:
+    """The publication list PDF (redacted like the public page) and its row count."""
+    from flask_babel import force_locale
+
+    from caseflow.core.pdf import render_pdf
+
+    rows = [d for d in db.session.scalars(export_selection(user, date_from, date_to)
+                                          .execution_options(yield_per=1000))
+            if r.is_published(facts_of(d))]
+    with force_locale("zh_Hans_CN"):
+        pdf = render_pdf("pdf/publication_list.html", rows=rows, agency=user.agency,
+                         date_from=date_from, date_to=date_to, mask=mask_name,
+                         generated=today_local(), wan=r.wan)
+    return pdf, len(rows)
+
+
+def run_export_job(job_id: int) -> ExportJob:
+    """Render one claimed job, store the file (instance/uploads/exports, with its SHA-256),
+    record the export batch; on any failure the job is ``failed`` with the error. Commits."""
+    import logging
+    import secrets
+
+    from caseflow.core.timeutil import utcnow
+    from caseflow.core.uploads import upload_dir
+
+    job = db.session.get(ExportJob, job_id)
+    f = job.filters or {}
+    date_from = dt.date.fromisoformat(f["from"]) if f.get("from") else None
+    date_to = dt.date.fromisoformat(f["to"]) if f.get("to") else None
+    target = None
+    try:
+        pdf, count = render_pdf_list(job.user, date_from, date_to)
+        name = secrets.token_hex(16)
+        target = upload_dir("exports") / name
+        with open(target, "xb") as out:
+            out.write(pdf)
+        batch = record_batch(job.user, "pdf", dict(f), target, count, [],
+                             sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf))
+        job.state, job.file_name, job.sha256, job.size = ExportJobState.DONE, name, batch.sha256, len(pdf)
+        job.row_count, job.batch_id, job.finished_at = count, batch.id, utcnow()
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - any failure is the job's outcome, shown to the user
+        logging.getLogger("caseflow.penalties").exception("export job %s failed", job_id)
+        db.session.rollback()
+        if target is not None:
+            target.unlink(missing_ok=True)
+        job = db.session.get(ExportJob, job_id)
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        job.state, job.error, job.finished_at = ExportJobState.FAILED, message[:2000], utcnow()
+        audit.record("publication.pdf_job_failed", user=job.user, obj_type="export_job",
+                     obj_id=job.id, error=job.error[:200])
+        db.session.commit()
+    return job
+
+
+def run_export_jobs(worker: str, limit: int = 10) -> int:
+    """Scheduler pass: render queued jobs one after the other; how many were run."""
+    done = 0
+    while done < limit and (job_id := _claim_next(worker)) is not None:
+        run_export_job(job_id)
+        done += 1
+    return done
 
 
 # ----------------------------------------------------------------------------- public page

@@ -17,7 +17,7 @@ from caseflow.core.errors import CaseFlowError, InvalidInput
 from caseflow.core.timeutil import today_local
 from caseflow.extensions import db
 from caseflow.penalties import operations as ops, rules
-from caseflow.penalties.models import ExportBatch, PenaltyDecision
+from caseflow.penalties.models import ExportBatch, ExportJob, PenaltyDecision
 
 bp = Blueprint("penalties", __name__)
 
@@ -114,7 +114,7 @@ def queue():
 
 
 def _queue_page(open_id=None, open_action=None, errors=None, values=None, message=None,
-                status=200):
+                status=200, export_values=None):
     """The queue; after a refused action, that decision's form is open with the error and
     what the publisher typed."""
     today = today_local()
@@ -130,7 +130,10 @@ def _queue_page(open_id=None, open_action=None, errors=None, values=None, messag
     rows.sort(key=key)
     batches = db.session.scalars(select(ExportBatch).where(
         ExportBatch.agency_id == current_user.agency_id).order_by(ExportBatch.id.desc()).limit(20)).all()
+    jobs = db.session.scalars(ops.visible_jobs(current_user).order_by(ExportJob.id.desc())
+                              .limit(20)).all()
     return render_template("penalties/queue.html", rows=rows, today=today, batches=batches,
+                           jobs=jobs, export_values=export_values or {},
                            is_publisher=current_user.has_role(Role.PUBLISHER), open_id=open_id,
                            open_action=open_action, errors=errors or {}, values=values or {},
                            message=message), status
@@ -197,13 +200,10 @@ def export_csv():
         abort(403)
     date_from, date_to = _period_args()
     fd, path = tempfile.mkstemp(prefix="caseflow-export-", suffix=".csv")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out:
-            count, refused = ops.write_csv(current_user, ops.export_selection(
-                current_user, date_from, date_to), out)
-        batch = ops.record_batch(current_user, "csv", {"from": str(date_from or ""),
-                                                       "to": str(date_to or "")},
-                                 path, count, refused)
+        batch = ops.export_csv(current_user, date_from, date_to, path)
+        refused = batch.refused
         db.session.commit()
     except BaseException:
         os.unlink(path)
@@ -223,32 +223,56 @@ def export_csv():
     return Response(stream(), mimetype="text/csv", headers=headers)
 
 
-@bp.route("/publications/export.pdf")
+@bp.route("/publications/export-jobs", methods=["POST"])
 @login_required
-def export_pdf():
-    """The same selection as a Chinese PDF list (redacted like the public page)."""
-    from caseflow.core.pdf import pdf_response, render_pdf
+def start_pdf_job():
+    """Queue the publication list (PDF): rendered by the scheduler process, not here."""
+    if not current_user.has_role(Role.PUBLISHER):
+        abort(403)
+    values = {k: (request.form.get(k) or "").strip()[:40] for k in ("from", "to")}
+    try:
+        dates = {}
+        errors = {}
+        for k, raw in values.items():
+            try:
+                dates[k] = dt.date.fromisoformat(raw) if raw else None
+            except ValueError:
+                errors[k] = messages.text("date_parsing")
+        if errors:
+            raise InvalidInput(errors)
+        job = ops.start_pdf_list(current_user, dates["from"], dates["to"])
+    except CaseFlowError as e:
+        db.session.rollback()
+        errs = getattr(e, "errors", None) or {}
+        return _queue_page(errors=errs, message=None if errs else e.message, status=e.status,
+                           export_values=values, open_action="pdf_job")
+    db.session.commit()
+    flash(_("The PDF list is being made: download it from the list of exports when it is done."),
+          "success")
+    return redirect(url_for("penalties.queue") + f"#job-{job.id}")
+
+
+@bp.route("/publications/export-jobs/<int:job_id>/download")
+@login_required
+def download_job(job_id: int):
+    """A finished PDF list, for the publishers of the agency that made it."""
+    from flask import send_file
 
     if not current_user.has_role(Role.PUBLISHER):
         abort(403)
-    date_from, date_to = _period_args()
-    rows = [d for d in db.session.scalars(ops.export_selection(current_user, date_from, date_to))
-            if rules.is_published(ops.facts_of(d))]
-    with force_locale("zh_Hans_CN"):
-        pdf = render_pdf("pdf/publication_list.html", rows=rows, agency=current_user.agency,
-                         date_from=date_from, date_to=date_to, mask=ops.mask_name,
-                         generated=today_local(), wan=rules.wan)
-    fd, path = tempfile.mkstemp(suffix=".pdf")
-    with os.fdopen(fd, "wb") as f:
-        f.write(pdf)
     try:
-        batch = ops.record_batch(current_user, "pdf", {"from": str(date_from or ""),
-                                                       "to": str(date_to or "")},
-                                 path, len(rows), [])
-    finally:
-        os.unlink(path)
+        path, name = ops.job_file(current_user, job_id)
+    except CaseFlowError:
+        db.session.rollback()
+        raise
     db.session.commit()
-    return pdf_response(pdf, f"行政处罚信息公示-{batch.id}.pdf")
+    from caseflow.core.pdf import pdf_response
+
+    resp = pdf_response(b"", name)
+    out = send_file(path, mimetype="application/pdf", conditional=False, etag=False)
+    for h in ("Content-Disposition", "X-Content-Type-Options", "Cache-Control"):
+        out.headers[h] = resp.headers[h]
+    return out
 
 
 # ----------------------------------------------------------------------------- public page

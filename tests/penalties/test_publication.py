@@ -107,7 +107,12 @@ def test_queue_publish_export_and_public_page(app, decided, login_as, client):
     batch = db.session.scalar(select(ExportBatch))
     assert batch.row_count == 1 and batch.sha256 == hashlib.sha256(raw).hexdigest()
     # the PDF list: the same selection, in Chinese
-    r = pub.get("/publications/export.pdf")
+    from caseflow.penalties.models import ExportJob
+    from caseflow.penalties.operations import run_export_jobs
+    assert pub.post("/publications/export-jobs", data={}).status_code == 302
+    assert run_export_jobs("test") == 1
+    job = db.session.scalar(select(ExportJob))
+    r = pub.get(f"/publications/export-jobs/{job.id}/download")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     import tempfile
 

@@ -1,0 +1,1 @@
+"""Performance tooling: a bulk generator of realistic data (``flask caseflow generate``)."""
