@@ -164,11 +164,10 @@ def test_backup_and_restore_round_trip(app, db, tmp_path, seeded, world, make_ca
     assert result.ok and result.row_counts == before
     assert result.audit_checked == before["audit_event"]
     assert result.evidence_checked == 3 and not result.evidence_problems
-    with capsys.disabled():
-        print(f"\nrestore ({db.engine.dialect.name}): {result.rows} rows in "
-              f"{len(result.row_counts)} tables restored in {result.seconds:.2f} s "
-              f"(CLI run: {seconds:.1f} s; checks {result.verify_seconds:.2f} s; "
-              f"{result.audit_checked} audit records, {result.evidence_checked} evidence files)")
+    print(f"restore ({db.engine.dialect.name}): {result.rows} rows in "
+          f"{len(result.row_counts)} tables restored in {result.seconds:.2f} s "
+          f"(CLI run: {seconds:.1f} s; checks {result.verify_seconds:.2f} s; "
+          f"{result.audit_checked} audit records, {result.evidence_checked} evidence files)")
 
     # the restored database keeps working: new audit records chain on
     from caseflow.accounts.operations import create_agency

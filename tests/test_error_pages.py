@@ -45,3 +45,24 @@ def test_not_found_and_method_errors_are_plain(client, world, login_as):
         assert r.status_code == code
         assert not [x for x in LEAKS if x in r.get_data(as_text=True)]
     assert client.get("/logout").status_code == 405
+
+
+def test_a_concurrent_save_at_commit_is_a_conflict_not_a_crash(client, world, api_headers,
+                                                               login_as, monkeypatch,
+                                                               no_propagation):
+    """Two officers moving the same case at once: the loser's write fails at commit on the
+    version column (StaleDataError) and gets 409 with the usual message, HTML or JSON."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    def stale(*_a, **_k):
+        raise StaleDataError("UPDATE statement on table 'case_record' expected to update 1 row(s)")
+
+    headers = api_headers(client, "officer")
+    monkeypatch.setattr("caseflow.cases.queries.list_cases", stale)
+    r = client.get("/api/v1/cases", headers=headers)
+    assert r.status_code == 409 and r.is_json and set(r.json) == {"message"}
+    assert "case_record" not in r.get_data(as_text=True)
+    login_as(client, "officer")
+    monkeypatch.setattr("caseflow.cases.views.list_cases", stale, raising=False)
+    r = client.get("/cases/")
+    assert r.status_code == 409 and "case_record" not in r.get_data(as_text=True)

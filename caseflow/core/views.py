@@ -78,6 +78,19 @@ def register_errors(app):
                      method=request.method, path=request.path[:300], status=status)
         db.session.commit()
 
+    from sqlalchemy.orm.exc import StaleDataError
+
+    @app.errorhandler(StaleDataError)
+    def stale_data(e):
+        """Someone saved the same object between our read and our write (a version column):
+        409 with the "changed meanwhile" message, wherever the write happened (commit
+        included), never a 500."""
+        from caseflow.cases import messages as m
+        from caseflow.core.errors import StaleVersion
+
+        db.session.rollback()
+        return domain_error(StaleVersion(m.text("stale_version")))
+
     @app.errorhandler(CaseFlowError)
     def domain_error(e: CaseFlowError):
         db.session.rollback()
