@@ -154,8 +154,11 @@ def authenticate(username: str, password: str, ip: str = "") -> User:
     """Check a password with a lockout counter kept in the database."""
     cfg = current_app.config
     uname = normalize_username(username)
-    # Lock the user's row so concurrent attempts count every failure (PostgreSQL).
-    user = db.session.scalar(select(User).where(User.username == uname).with_for_update(of=User))
+    # Lock the user's row so concurrent attempts count every failure (PostgreSQL). FOR NO KEY
+    # UPDATE: the key never changes here, and a stronger lock would wait on every foreign-key
+    # check of a row naming this user (an audit record written by another request of the
+    # same account, which holds the audit chain's head meanwhile: a deadlock).
+    user = db.session.scalar(select(User).where(User.username == uname).with_for_update(of=User, key_share=True))
     now = utcnow()
     if user is None:
         try:
@@ -231,7 +234,7 @@ def _secret_of(user: User) -> str | None:
 def check_second_factor(user: User, code: str, ip: str = "") -> None:
     """Accept the user's one-time code once; a wrong, reused or late code counts as a failed
     login toward the lockout. Raises LoginRefused with the same code as a wrong password."""
-    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User))
+    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User, key_share=True))
     now = utcnow()
     if user.locked_until and user.locked_until > now:
         audit.record("login.locked", user=user, ip=ip, factor="totp")
@@ -249,7 +252,7 @@ def check_second_factor(user: User, code: str, ip: str = "") -> None:
 
 def enrol_second_factor(user: User, secret: str, code: str, ip: str = "") -> None:
     """Keep the new secret once the user proves their app makes its codes."""
-    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User))
+    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User, key_share=True))
     now = utcnow()
     if user.locked_until and user.locked_until > now:
         audit.record("login.locked", user=user, ip=ip, factor="totp_enrol")

@@ -4,6 +4,7 @@ locked accounts get the same answer after the same work."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
 import time
 
@@ -71,3 +72,24 @@ def test_unknown_wrong_and_locked_look_the_same(new_client, world, make_user, ap
           % (ms["nobody-here"], ms["wrongpw"], ms["lockme"]))
     fastest, slowest = min(ms.values()), max(ms.values())
     assert slowest < 2 * fastest, ms  # one Argon2 verification each
+
+
+@pytest.mark.skipif(not os.environ.get("CASEFLOW_TEST_DATABASE_URL"), reason="PostgreSQL row locks")
+def test_a_login_does_not_wait_on_another_request_of_the_same_account(world, app):
+    """Regression (load test): another request of the same account held the audit chain's
+    head and, inserting its audit record, the key-share lock a foreign key takes on the user
+    row; the login's FOR UPDATE waited on it while holding what that request needed next: a
+    deadlock. The login locks the row FOR NO KEY UPDATE, which a key-share lock does not block."""
+    from sqlalchemy import text
+
+    other = _db.engine.connect()
+    try:
+        other.execute(text("SELECT id FROM user_account WHERE id = :u FOR KEY SHARE"),
+                      {"u": world.officer.id})  # what the foreign key check of an insert takes
+        _db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        user = accounts.authenticate("officer", PASSWORD)
+        assert user.id == world.officer.id
+        _db.session.commit()
+    finally:
+        other.rollback()
+        other.close()
