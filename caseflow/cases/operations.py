@@ -146,6 +146,9 @@ def _flush(case: Case | None = None) -> None:
             refresh_due(case)
         db.session.flush()
     except StaleDataError as exc:  # someone committed in between (version_id_col)
+        # the failed flush leaves the session unusable until rolled back, and the message
+        # (the user's language) may need it
+        db.session.rollback()
         raise StaleVersion(messages.text("stale_version")) from exc
 
 

@@ -276,6 +276,9 @@ def _flush():
     try:
         db.session.flush()
     except StaleDataError as exc:
+        # the failed flush leaves the session unusable until rolled back, and the message
+        # (the user's language) may need it
+        db.session.rollback()
         raise StaleVersion(messages.text("stale_version")) from exc
 
 

@@ -897,3 +897,34 @@ def test_openapi_matches_what_the_api_returns_and_accepts(client, world, make_ca
     assert set(action["enum"]) == set(ACTIONS)
     assert set(schemas["PartyIn"]["properties"]) == {"kind", "name", "credit_code", "id_number",
                                                      "address"}
+
+
+@pytest.mark.skipif(not os.environ.get("CASEFLOW_TEST_DATABASE_URL"),
+                    reason="SQLite serialises writing requests (BEGIN IMMEDIATE): no one can "
+                           "save in between")
+def test_a_concurrent_move_of_the_same_case_is_409_not_500(client, world, make_case, bearer,
+                                                           monkeypatch):
+    """Two officers accept the same clue at once (load test): the second's UPDATE finds the
+    version changed. The failed flush used to leave the session broken, so building the
+    "changed meanwhile" message (the user's language) raised again and the answer was 500."""
+    from sqlalchemy import text
+
+    from caseflow.cases import operations as case_ops
+
+    case = make_case()
+    headers = bearer(world.officer)
+    real = case_ops.refresh_due
+
+    def someone_else_saves_first(c, *a, **k):
+        with _db.engine.begin() as other:  # another request commits in between
+            other.execute(text("UPDATE case_record SET version = version + 1 WHERE id = :i"),
+                          {"i": c.id})
+        return real(c, *a, **k)
+
+    monkeypatch.setattr(case_ops, "refresh_due", someone_else_saves_first)
+    r = transition(client, case.id, headers, action="accept")
+    assert r.status_code == 409, r.text[:300]
+    assert r.is_json and r.json["message"]
+    monkeypatch.setattr(case_ops, "refresh_due", real)
+    r = transition(client, case.id, headers, action="accept")  # the retry goes through
+    assert r.status_code == 200, r.text[:300]
