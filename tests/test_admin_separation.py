@@ -9,7 +9,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from caseflow.accounts.models import User
 from caseflow.core.audit import AuditEvent
@@ -239,11 +239,25 @@ def test_audit_administrator_reads_the_log_without_case_details(app, admins, log
     table = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
     assert table[0] == ["序号", "时间", "用户", "机构", "操作", "对象", "结果", "来源地址"]
     assert int(r.headers["X-Rows"]) == len(table) - 1 > 3
-    assert all(row[1].endswith("+08:00") and row[6] in ("success", "failure") for row in table[1:])
+    assert all(row[1].endswith("+08:00") and row[6] in ("成功", "失败") for row in table[1:])
+    assert any(row[4] == "login.failed" and row[6] == "失败" and row[2] == "officer" for row in table)
     assert SECRET_TITLE not in r.get_data(as_text=True)
     # the chain check
     r = c.post("/audit/verify", follow_redirects=True)
-    assert "audit chain verifies" in r.get_data(as_text=True) or "审计" in r.get_data(as_text=True)
+    assert "审计链校验通过" in r.get_data(as_text=True)  # the flash of a verifying chain
+    # an edited record: the same button says so (the database triggers refuse an UPDATE, so
+    # the edit goes around them, as an attacker with the owner's rights would)
+    from caseflow.core.audit import drop_guard_statements, guard_statements
+
+    dialect = _db.engine.dialect.name
+    for stmt in drop_guard_statements(dialect):
+        _db.session.execute(text(stmt))
+    _db.session.execute(text("UPDATE audit_event SET action = 'case.nothing' WHERE seq = 2"))
+    for stmt in guard_statements(dialect):
+        _db.session.execute(text(stmt))
+    _db.session.commit()
+    r = c.post("/audit/verify", follow_redirects=True)
+    assert "审计链校验未通过" in r.get_data(as_text=True)
     mine = [e.action for e in _actions(admins.auditor)]
     assert {"audit.search", "audit.export", "audit.verify"} <= set(mine)
 

@@ -250,6 +250,27 @@ def check_second_factor(user: User, code: str, ip: str = "") -> None:
     user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
 
 
+def enrolment_secret(sealed: str | None) -> tuple[str, str]:
+    """The key offered on the set-up page, and its encrypted form for the caller to keep
+    (the login session's cookie is signed, not secret): the same key on every reload, a new
+    one when there is none yet or it cannot be read."""
+    key = current_app.config["SECRET_KEY"]
+    if sealed:
+        try:
+            return totp.decrypt(sealed, key), sealed
+        except totp.SecretUnreadable:
+            pass
+    secret = totp.new_secret()
+    return secret, totp.encrypt(secret, key)
+
+
+def enrolment_offer(user: User, secret: str) -> dict:
+    """What the set-up page shows: the key in groups of four, the QR code and its URI."""
+    uri = totp.provisioning_uri(secret, f"{user.username} ({user.agency.code})")
+    return {"secret": secret, "uri": uri, "qr": totp.qr_data_uri(uri),
+            "grouped": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
+
+
 def enrol_second_factor(user: User, secret: str, code: str, ip: str = "") -> None:
     """Keep the new secret once the user proves their app makes its codes."""
     user = db.session.scalar(select(User).where(User.id == user.id).with_for_update(of=User, key_share=True))

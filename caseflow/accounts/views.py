@@ -122,7 +122,6 @@ def second_factor():
 def enrol_second_factor():
     """First login of an account that must use a second factor: set up the authenticator app
     (scan the QR code or type the key), then prove it with a code."""
-    from caseflow.accounts import totp
     from caseflow.core.errors import InvalidInput
 
     if current_user.is_authenticated:
@@ -132,21 +131,14 @@ def enrol_second_factor():
         return _pending_expired()
     if ops.second_factor_enrolled(user):
         return redirect(url_for("accounts.second_factor"))
-    key = current_app.config["SECRET_KEY"]
     pending = dict(session["mfa"])
-    try:
-        secret = totp.decrypt(pending["secret"], key) if pending.get("secret") else None
-    except totp.SecretUnreadable:
-        secret = None
-    if secret is None:
-        secret = totp.new_secret()
-        pending["secret"] = totp.encrypt(secret, key)  # the cookie is signed, not secret
-        session["mfa"] = pending
-    errors, status = {}, 200
+    secret, pending["secret"] = ops.enrolment_secret(pending.get("secret"))
+    session["mfa"] = pending
+    errors, status, code = {}, 200, ""
     if request.method == "POST":
+        code = (request.form.get("code") or "")[:32]
         try:
-            ops.enrol_second_factor(user, secret, request.form.get("code") or "",
-                                    ip=request.remote_addr or "")
+            ops.enrol_second_factor(user, secret, code, ip=request.remote_addr or "")
         except ops.LoginRefused:
             db.session.commit()
             session.pop("mfa", None)
@@ -157,10 +149,8 @@ def enrol_second_factor():
             errors, status = e.errors, 422
         else:
             return _finish_login(user, pending.get("next") or url_for("core.index"))
-    uri = totp.provisioning_uri(secret, f"{user.username} ({user.agency.code})")
-    return render_template("accounts/enrol.html", errors=errors, secret=secret,
-                           grouped=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
-                           qr=totp.qr_data_uri(uri), uri=uri), status
+    return render_template("accounts/enrol.html", errors=errors, code=code,
+                           **ops.enrolment_offer(user, secret)), status
 
 
 @bp.route("/logout", methods=["POST"])

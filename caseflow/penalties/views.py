@@ -177,10 +177,12 @@ def act(decision_id: int):
     return redirect(url_for("penalties.queue") + f"#decision-{decision_id}")
 
 
-def _period_args():
+def _period_args(source=None):
+    """The period from the query string (or a form): (from, to), InvalidInput on a bad date."""
+    source = request.args if source is None else source
     errors, out = {}, {}
     for k in ("from", "to"):
-        raw = (request.args.get(k) or "").strip()
+        raw = (source.get(k) or "").strip()
         out[k] = None
         if raw:
             try:
@@ -231,16 +233,7 @@ def start_pdf_job():
         abort(403)
     values = {k: (request.form.get(k) or "").strip()[:40] for k in ("from", "to")}
     try:
-        dates = {}
-        errors = {}
-        for k, raw in values.items():
-            try:
-                dates[k] = dt.date.fromisoformat(raw) if raw else None
-            except ValueError:
-                errors[k] = messages.text("date_parsing")
-        if errors:
-            raise InvalidInput(errors)
-        job = ops.start_pdf_list(current_user, dates["from"], dates["to"])
+        job = ops.start_pdf_list(current_user, *_period_args(values))
     except CaseFlowError as e:
         db.session.rollback()
         errs = getattr(e, "errors", None) or {}

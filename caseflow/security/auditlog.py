@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -21,9 +20,10 @@ from caseflow.cases import messages
 from caseflow.core import audit
 from caseflow.core.audit import AuditEvent
 from caseflow.core.errors import InvalidInput, PermissionDenied
+from caseflow.core.timeutil import LOCAL_TZ, to_local
 from caseflow.extensions import db
+from caseflow.penalties.rules import cell
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 PAGE = 100
 EXPORT_MAX = 100_000
 RESULTS = ("success", "failure")
@@ -90,7 +90,7 @@ def parse_filters(args) -> Filters:
 
 
 def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), LOCAL_TZ).astimezone(dt.timezone.utc)
 
 
 def _query(f: Filters):
@@ -127,7 +127,7 @@ class Row:
 
 
 def _row(ev: AuditEvent, username, agency_code) -> Row:
-    at = ev.at.astimezone(BEIJING).isoformat(timespec="seconds")
+    at = to_local(ev.at).isoformat(timespec="seconds")
     obj = f"{ev.object_type}:{ev.object_id}" if ev.object_type else ""
     # a failed login of an unknown name keeps the name that was typed
     name = username or (ev.data or {}).get("username", "") if ev.action == "login.failed" \
@@ -152,8 +152,8 @@ def search(user, f: Filters, limit: int = PAGE) -> tuple[list[Row], int | None]:
 HEADER = ["序号", "时间", "用户", "机构", "操作", "对象", "结果", "来源地址"]
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+#: the CSV speaks Chinese whatever the interface language, like the ledgers
+RESULT_ZH = {"success": "成功", "failure": "失败"}
 
 
 def export_csv(user, f: Filters) -> tuple[bytes, int]:
@@ -165,8 +165,8 @@ def export_csv(user, f: Filters) -> tuple[bytes, int]:
     n = 0
     for ev, username, code in db.session.execute(_query(f).limit(EXPORT_MAX)):
         r = _row(ev, username, code)
-        w.writerow([r.seq, r.at] + [_cell(v) for v in (r.username, r.agency, r.action, r.object,
-                                                       r.result, r.ip)])
+        w.writerow([r.seq, r.at] + [cell(v) for v in (r.username, r.agency, r.action, r.object,
+                                                      RESULT_ZH[r.result], r.ip)])
         n += 1
     audit.record("audit.export", user=user, filters=f.as_dict(), rows=n)
     return ("\ufeff" + out.getvalue()).encode("utf-8"), n
