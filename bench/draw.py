@@ -1,14 +1,20 @@
 """The verifiable draw (双随机): 200 targets from a filtered population of ~20,000 businesses.
 
     .venv/bin/python bench/draw.py --database-url URL [--population 20000] [--count 200]
-                                   [--repeat 5] [--load-businesses N]
+                                   [--repeat 11] [--load-businesses N]
 
 Against a generated database: the agency with the largest business directory, the
 (district, industry) whose active businesses come closest to ``--population``, a coordinator
 ``bench-draw`` of that agency and its inspector roster (two bench inspectors are added when
 the roster is short). Each run adds a plan item through the operations, then times
 ``commit_draw`` (population snapshot and hash, roster, quotas, seed hash) + ``run_draw``
-(the draw, inspections scheduled) and rolls back. Goal: ≤ 100 ms, commitment included.
+(the draw, inspections scheduled) + the flush of what is still pending (the draw's audit
+record, written by the request's commit) and rolls back. Goal: ≤ 100 ms, commitment
+included; the median of the runs (the machine may be shared).
+
+The population is read from the partial index ix_business_active_filter as an index-only
+scan, which needs the table's visibility map: right after a bulk load, before autovacuum has
+passed (or a VACUUM), each candidate still costs a visit of the table.
 
 An empty database (or none: a temporary SQLite file) is first given ``--load-businesses``
 businesses (Core inserts, 5 districts × 2 industries: ~20,000 per pair at 200,000).
@@ -94,7 +100,7 @@ def main():
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--population", type=int, default=20000)
     ap.add_argument("--count", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=11)
     ap.add_argument("--load-businesses", type=int, default=200_000)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caseflow-bench-draw-")
@@ -123,7 +129,7 @@ def main():
                                       "period_end": f"{today.year}-12-31"})
         db.session.commit()
         plan_id = plan.id
-        samples, parts = [], {"eligible": [], "commit_draw": [], "run_draw": []}
+        samples, parts = [], {"eligible": [], "commit_draw": [], "run_draw + flush": []}
         for i in range(args.repeat + 1):
             plan = ops.get_plan(user, plan_id)
             pi = ops.add_plan_item(user, plan, {
@@ -135,6 +141,7 @@ def main():
             draw = ops.commit_draw(user, pi)
             t1 = time.perf_counter()
             targets = ops.run_draw(user, draw)
+            db.session.flush()
             t2 = time.perf_counter()
             assert len(targets) == min(args.count, size), len(targets)
             assert ops.verify_draw(draw) == []
@@ -145,7 +152,7 @@ def main():
             if i:  # the first run warms caches
                 samples.append((t2 - t0) * 1000)
                 parts["commit_draw"].append((t1 - t0) * 1000)
-                parts["run_draw"].append((t2 - t1) * 1000)
+                parts["run_draw + flush"].append((t2 - t1) * 1000)
                 parts["eligible"].append((t4 - t3) * 1000)
     med = statistics.median(samples)
     print(f"# draw of {args.count} from {size} businesses ({district} / {industry}) of {agency}; "
@@ -153,7 +160,7 @@ def main():
     print("| part | median ms |\n|---|---:|")
     for k, v in parts.items():
         print(f"| {k} | {statistics.median(v):.1f} |")
-    print(f"| commit_draw + run_draw | {med:.1f} |")
+    print(f"| commit_draw + run_draw + flush | {med:.1f} |")
     common.result("draw_200_of_20000", med, "ms", "<= 100",
                   note=f"{args.count} of {size} filtered, {total} businesses")
 

@@ -10,10 +10,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
+from collections import Counter
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
+from operator import itemgetter
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, String, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from caseflow.accounts.models import Role, User
 from caseflow.cases import messages
@@ -450,17 +454,31 @@ def joint_draws_to_staff(user) -> list[Draw]:
 
 
 def eligible(plan_item: PlanItem) -> list[tuple[str, str]]:
+    """The plan item's population: (credit code, risk class) of the agency's active
+    businesses that match its filters, sorted."""
     f = plan_item.filters or {}
-    stmt = select(Business.credit_code, Business.risk_class).where(
-        Business.agency_id == plan_item.plan.agency_id, Business.active.is_(True))
+    where = [Business.agency_id == plan_item.plan.agency_id, Business.active.is_(True)]
     if f.get("district"):
-        stmt = stmt.where(Business.district == f["district"])
+        where.append(Business.district == f["district"])
     if f.get("industry"):
-        stmt = stmt.where(Business.industry == f["industry"])
+        where.append(Business.industry == f["industry"])
     if f.get("classes"):
-        stmt = stmt.where(Business.risk_class.in_(f["classes"]))
-    # plain tuples (not Rows): sorting tens of thousands of Rows costs more than the query
-    return sorted(map(tuple, db.session.execute(stmt).all()))
+        where.append(Business.risk_class.in_(f["classes"]))
+    # Read from the partial index ix_business_active_filter alone (PostgreSQL: an index-only
+    # scan), and fetched as one row per risk class with its codes joined by newlines (the
+    # separator of the population hash; no credit code holds one): tens of thousands of rows
+    # cost more to fetch than the query.
+    per_class = select(Business.risk_class, func.count(),
+                       func.aggregate_strings(Business.credit_code, "\n"))
+    pop: list[tuple[str, str]] = []
+    for cls, n, joined in db.session.execute(per_class.where(*where).group_by(Business.risk_class)):
+        codes = joined.split("\n")
+        if len(codes) != n:  # a code that does hold one: row by row
+            return sorted(map(tuple, db.session.execute(
+                select(Business.credit_code, Business.risk_class).where(*where))))
+        pop += zip(codes, repeat(cls))
+    pop.sort()
+    return pop
 
 
 def commit_draw(user, plan_item: PlanItem, parent: Draw | None = None) -> Draw:
@@ -487,22 +505,27 @@ def commit_draw(user, plan_item: PlanItem, parent: Draw | None = None) -> Draw:
         RosterEntry.agency_id == user.agency_id, RosterEntry.active.is_(True), User.active.is_(True))))
     if len(roster) < plan_item.inspectors_per_target:
         raise InvalidTransition(messages.text("roster_too_small"))
-    codes = {code for code, _ in pop}
     # conflicts by credit code, whichever agency's directory the business was declared in
-    conflicts = sorted([u, c] for u, c in db.session.execute(
+    declared = db.session.execute(
         select(User.username, Business.credit_code).join(Conflict, Conflict.user_id == User.id)
         .join(Business, Business.id == Conflict.business_id)
-        .where(User.agency_id == user.agency_id)) if c in codes and u in roster)
-    counts = {c: sum(1 for _, k in pop if k == c) for c in r.CLASSES}
+        .where(User.agency_id == user.agency_id)).all()
+    conflicts = []
+    if declared:
+        codes = {code for code, _ in pop}
+        conflicts = sorted([u, c] for u, c in declared if c in codes and u in roster)
+    per_class = Counter(map(itemgetter(1), pop))
+    counts = {c: per_class[c] for c in r.CLASSES}
     if parent is None:
         quota = r.quotas(counts, plan_item.ratio, plan_item.count,
                          {k: Decimal(v) for k, v in (plan_item.class_ratios or {}).items()})
     else:
         quota = counts  # every business the lead drew gets inspectors of this agency too
     seed = r.new_seed()
+    # the (code, class) tuples as they are: stored as the same JSON arrays as lists would be
     draw = Draw(plan_item=plan_item, agency_id=user.agency_id, state="committed",
                 parent_draw_id=parent.id if parent else None,
-                population=[[c, k] for c, k in pop], population_size=len(pop),
+                population=pop, population_size=len(pop),
                 population_hash=r.population_hash([c for c, _ in pop]), roster=roster,
                 conflicts=conflicts, quotas=quota, seed_hash=r.sha256(seed),
                 created_by_id=user.id)
@@ -549,7 +572,7 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
     if r.sha256(seed) != draw.seed_hash:
         raise InvalidTransition(messages.text("seed_missing"))
     try:
-        targets = r.draw(seed, [tuple(x) for x in draw.population], draw.quotas, draw.roster,
+        targets = r.draw(seed, draw.population, draw.quotas, draw.roster,
                          {tuple(x) for x in draw.conflicts},
                          draw.plan_item.inspectors_per_target)
     except r.DrawError as e:
@@ -558,9 +581,10 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
     draw.result = r.result_json(targets)
     draw.state = "drawn"
     draw.drawn_at = utcnow()
-    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(draw.roster)))}
     if draw.parent_draw_id is not None:
         # joint plan: this agency's inspectors join the lead agency's inspections
+        users = {u.username: u for u in db.session.scalars(
+            select(User).where(User.username.in_(draw.roster)))}
         lead = {i.business.credit_code: i for i in db.session.scalars(
             select(Inspection).where(Inspection.draw_id == draw.parent_draw_id))}
         for t in targets:
@@ -570,31 +594,80 @@ def run_draw(user, draw: Draw) -> list[Inspection]:
         audit.record("inspection.draw", user=user, obj_type="draw", obj_id=draw.id,
                      targets=len(targets), joint=draw.parent_draw_id)
         return list(lead.values())
-    # the drawn businesses only (the agency's directory may hold millions)
-    codes = [t.code for t in targets]
-    biz = {}
-    for i in range(0, len(codes), 5000):
-        biz.update(db.session.execute(select(Business.credit_code, Business.id).where(
-            Business.agency_id == draw.agency_id,
-            Business.credit_code.in_(codes[i:i + 5000]))).all())
-    # bulk INSERT … RETURNING of the inspections, then their inspectors in one executemany:
-    # hundreds of targets through the unit of work would cost more than the draw itself
+    user_ids = dict(db.session.execute(
+        select(User.username, User.id).where(User.username.in_(draw.roster))).all())
+    # hundreds of targets through the unit of work would cost more than the draw itself: the
+    # inspections in one INSERT … RETURNING, then their inspectors in one INSERT
     out = []
     if targets:
-        out = list(db.session.scalars(
-            insert(Inspection).returning(Inspection, sort_by_parameter_order=True),
-            [dict(agency_id=draw.agency_id, draw_id=draw.id, plan_item_id=draw.plan_item_id,
-                  business_id=biz[t.code], due_date=draw.plan_item.due_date, state="scheduled")
-             for t in targets]))
-        links = [{"inspection_id": insp.id, "user_id": users[u].id}
-                 for insp, t in zip(out, targets) for u in t.inspectors]
-        for i in range(0, len(links), 5000):  # one multi-row VALUES per 5,000 links
-            db.session.execute(inspection_inspector.insert().values(links[i:i + 5000]))
+        biz = _business_ids(draw.agency_id, [t.code for t in targets])
+        out = _schedule(draw, [biz[t.code] for t in targets])
+        _insert_links([(insp.id, user_ids[u]) for insp, t in zip(out, targets)
+                       for u in t.inspectors])
         for insp in out:  # loaded from the rows just written when first read
             db.session.expire(insp, ["inspectors"])
     p.unlink()
     audit.record("inspection.draw", user=user, obj_type="draw", obj_id=draw.id, targets=len(out))
     return out
+
+
+# The draw's writes on PostgreSQL pass their hundreds of values as arrays: a short statement
+# of a few parameters (neither hundreds of rows' placeholders compiled and converted afresh
+# for each draw nor a statement per row). Elsewhere (SQLite), rows of parameters.
+
+
+def _pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _int_array(name: str, values: list[int]):
+    return bindparam(name, values, type_=ARRAY(Integer))
+
+
+def _business_ids(agency_id: int, codes: list[str]) -> dict[str, int]:
+    """Credit code -> id of the drawn businesses only (the directory may hold millions)."""
+    if _pg():
+        return dict(db.session.execute(select(Business.credit_code, Business.id).where(
+            Business.agency_id == agency_id,
+            Business.credit_code == any_(bindparam("codes", codes, type_=ARRAY(String))))).all())
+    biz = {}
+    for i in range(0, len(codes), 5000):
+        biz.update(db.session.execute(select(Business.credit_code, Business.id).where(
+            Business.agency_id == agency_id, Business.credit_code.in_(codes[i:i + 5000]))).all())
+    return biz
+
+
+def _schedule(draw: Draw, business_ids: list[int]) -> list[Inspection]:
+    """The draw's inspections, one per business in that order (INSERT … RETURNING)."""
+    values = dict(agency_id=draw.agency_id, draw_id=draw.id, plan_item_id=draw.plan_item_id,
+                  due_date=draw.plan_item.due_date, state="scheduled", note="")
+    if not _pg():
+        return list(db.session.scalars(
+            insert(Inspection).returning(Inspection, sort_by_parameter_order=True),
+            [dict(values, business_id=b) for b in business_ids]))
+    ids = func.unnest(_int_array("business_ids", business_ids)).table_valued(
+        "business_id", with_ordinality="n").render_derived()
+    columns = list(values)
+    rows = select(*(literal(values[c]) for c in columns), ids.c.business_id).order_by(ids.c.n)
+    made = {i.business_id: i for i in db.session.scalars(
+        insert(Inspection).from_select(columns + ["business_id"], rows).returning(Inspection))}
+    return [made[b] for b in business_ids]  # a business is drawn once (unique per draw)
+
+
+def _insert_links(links: list[tuple[int, int]]) -> None:
+    """(inspection id, user id) rows of inspection_inspector."""
+    if not links:
+        return
+    if _pg():
+        inspections, users = (list(c) for c in zip(*links))
+        db.session.execute(inspection_inspector.insert().from_select(
+            ["inspection_id", "user_id"],
+            select(func.unnest(_int_array("inspections", inspections)),
+                   func.unnest(_int_array("users", users)))))
+        return
+    for i in range(0, len(links), 5000):  # one multi-row VALUES per 5,000 links
+        db.session.execute(inspection_inspector.insert().values(
+            [{"inspection_id": a, "user_id": b} for a, b in links[i:i + 5000]]))
 
 
 #: what verify_draw can report, in English for the command line (the page translates them)
@@ -619,7 +692,7 @@ def verify_draw(draw: Draw) -> list[str]:
     if r.sha256(draw.seed) != draw.seed_hash:
         problems.append("seed_hash")
     try:
-        again = r.result_json(r.draw(draw.seed, [tuple(x) for x in draw.population], draw.quotas,
+        again = r.result_json(r.draw(draw.seed, draw.population, draw.quotas,
                                      draw.roster, {tuple(x) for x in draw.conflicts},
                                      draw.plan_item.inspectors_per_target))
     except r.DrawError:

@@ -20,6 +20,7 @@ import hashlib
 import heapq
 import math
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,28 +76,33 @@ class DrawError(ValueError):
         self.params = params
 
 
-def draw(seed: str, population: list[tuple[str, str]], quota: dict[str, int],
+def draw(seed: str, population: Iterable[Sequence[str]], quota: dict[str, int],
          roster: list[str], conflicts: set[tuple[str, str]], per_target: int) -> list[Target]:
-    """population: (credit code, risk class); conflicts: (username, credit code)."""
-    chosen: list[tuple[str, str, str]] = []
+    """population: (credit code, risk class) pairs (tuples or lists, in any order);
+    conflicts: (username, credit code)."""
     by_class: dict[str, list[str]] = {c: [] for c in CLASSES}
     for code, cls in population:
-        if cls in by_class:
-            by_class[cls].append(code)
-    # sha256(seed + ":" + code) from a copy of the hash already fed the prefix (the same
-    # digest); the quota smallest keys without sorting the whole class (the same order)
-    prefix = hashlib.sha256(f"{seed}:".encode("utf-8"))
+        bucket = by_class.get(cls)
+        if bucket is not None:
+            bucket.append(code)
+    # The ranking key sha256(seed + ":" + code), computed from a copy of a hash already fed
+    # the prefix (the same digest). Its raw digest orders exactly as its hex form (fixed
+    # length, and the hex digits 0-9a-f are in ascending order), so the bytes are compared
+    # instead of spelling tens of thousands of keys out; the quota smallest keys are kept
+    # without sorting the whole class (the same order again).
+    copy = hashlib.sha256(f"{seed}:".encode("utf-8")).copy
 
-    def key(code: str) -> str:
-        h = prefix.copy()
+    def key(code: str) -> bytes:
+        h = copy()
         h.update(code.encode("utf-8"))
-        return h.hexdigest()
+        return h.digest()
 
+    chosen: list[tuple[bytes, str, str]] = []
     for c in CLASSES:
         k = quota.get(c, 0)
         if k > 0:
-            keyed = heapq.nsmallest(k, ((key(code), code) for code in by_class[c]))
-            chosen += [(h, code, c) for h, code in keyed]
+            codes = by_class[c]
+            chosen += [(h, code, c) for h, code in heapq.nsmallest(k, zip(map(key, codes), codes))]
     chosen.sort()
     load = {u: 0 for u in sorted(roster)}
     targets = []
@@ -104,7 +110,15 @@ def draw(seed: str, population: list[tuple[str, str]], quota: dict[str, int],
         free = [u for u in load if (u, code) not in conflicts]
         if len(free) < per_target:
             raise DrawError("not_enough_inspectors", business=code)
-        free.sort(key=lambda u: (load[u], sha256(f"{seed}:{code}:{u}")))
+        # (load, sha256(seed + ":" + code + ":" + username)): the digest as above
+        fed = hashlib.sha256(f"{seed}:{code}:".encode("utf-8"))
+
+        def rank(u: str, fed=fed) -> tuple[int, bytes]:
+            h = fed.copy()
+            h.update(u.encode("utf-8"))
+            return load[u], h.digest()
+
+        free.sort(key=rank)
         picked = tuple(sorted(free[:per_target]))
         for u in picked:
             load[u] += 1

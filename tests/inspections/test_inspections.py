@@ -273,3 +273,77 @@ def test_joint_inspection_each_agency_draws_its_own_inspectors(app, setup, make_
     # an agency that does not take part sees none of it
     other = login_as(app.test_client(), "officer2")
     assert 'data-joint' not in other.get("/inspections/").text
+
+
+def test_population_is_the_active_filtered_directory_sorted(setup):
+    """eligible(): every active business matching the item's filters, sorted by code, as the
+    plain query gives it — also when a code would hold the separator of the fast path."""
+    world, report, item, plan = setup
+    rng = random.Random(11)
+    extra = [Business(agency_id=world.amr.id, credit_code=make_credit_code(rng), name=f"停业{i}",
+                      district="松江区", industry="批发", risk_class="ABCD"[i % 4], active=False)
+             for i in range(5)]
+    extra.append(Business(agency_id=world.culture.id, credit_code=make_credit_code(rng), name="他局",
+                          district="松江区", industry="批发", risk_class="A"))
+    db.session.add_all(extra)
+    db.session.flush()
+
+    def plain(f):
+        stmt = select(Business.credit_code, Business.risk_class).where(
+            Business.agency_id == world.amr.id, Business.active.is_(True))
+        for col in ("district", "industry"):
+            if f.get(col):
+                stmt = stmt.where(getattr(Business, col) == f[col])
+        if f.get("classes"):
+            stmt = stmt.where(Business.risk_class.in_(f["classes"]))
+        return sorted(tuple(row) for row in db.session.execute(stmt))
+
+    filters = [{}, {"industry": "批发"}, {"district": "松江区", "industry": "零售"},
+               {"district": "松江区", "industry": "批发", "classes": ["C", "D"]},
+               {"district": "别处"}]
+    for f in filters:
+        pi = ops.add_plan_item(world.approver, plan, {
+            "item_id": str(item.id), "ratio": "0.1", "due_date": f"{YEAR}-12-31",
+            "district": f.get("district", ""), "industry": f.get("industry", ""),
+            "classes": f.get("classes", [])})
+        assert pi.filters == {"district": "", "industry": "", "classes": [], **f}
+        pop = ops.eligible(pi)
+        assert pop == plain(f) and all(type(p) is tuple for p in pop)
+        assert len(pop) == {0: 60, 1: 30, 2: 30, 3: 15, 4: 0}[filters.index(f)]
+    # a code holding a newline (never from the register): still exactly the directory
+    db.session.add(Business(agency_id=world.amr.id, credit_code="91310000\n12345678", name="怪",
+                            district="松江区", industry="批发", risk_class="B"))
+    db.session.flush()
+    pi.filters = {"industry": "批发"}
+    pop = ops.eligible(pi)
+    assert pop == plain(pi.filters) and ("91310000\n12345678", "B") in pop
+
+
+def test_draw_stores_the_same_snapshot_and_schedules_in_result_order(setup):
+    """The population is stored as the same JSON text as before (published draws replay),
+    and run_draw returns the inspections in the result's order with its inspectors."""
+    import json
+
+    from sqlalchemy import Text, cast
+
+    world, report, item, plan = setup
+    pi = ops.add_plan_item(world.approver, plan, {"item_id": str(item.id), "count": "9",
+                                                  "due_date": f"{YEAR}-12-31"})
+    d = ops.commit_draw(world.approver, pi)
+    db.session.commit()
+    codes = db.session.execute(select(Business.credit_code, Business.risk_class).where(
+        Business.agency_id == world.amr.id)).all()
+    expected = sorted([c, k] for c, k in codes)
+    stored = db.session.scalar(select(cast(Draw.__table__.c.population, Text)).where(Draw.id == d.id))
+    assert stored == json.dumps(expected)
+    inspections = ops.run_draw(world.approver, d)
+    db.session.commit()
+    targets = d.result["targets"]
+    assert len(targets) == 9 and len(inspections) == 9
+    for insp, t in zip(inspections, targets):
+        assert insp.business.credit_code == t["code"] and insp.draw_id == d.id
+        assert insp.state == "scheduled" and insp.due_date == pi.due_date and insp.note == ""
+        assert sorted(u.username for u in insp.inspectors) == sorted(t["inspectors"])
+    db.session.expire_all()
+    d = db.session.get(Draw, d.id)
+    assert d.population == expected and ops.verify_draw(d) == []
