@@ -10,12 +10,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import lazyload
 
 from caseflow.cases import tally
 from caseflow.cases.models import Case, Party, case_officer_table
-from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
 from caseflow.core.errors import InvalidInput
 from caseflow.core.timeutil import today_local
@@ -145,24 +144,56 @@ class CaseFilters:
         return f
 
 
-def _conditions(user, f: CaseFilters, include_state: bool = True) -> list:
-    return [visibility_clause(user), *_filter_conditions(user, f, include_state)]
-
-
-def _visible_parts(user, f: CaseFilters) -> list | None:
-    """``visibility_clause`` as disjoint parts each an index can serve: the agency's own
-    cases (an index range on owner_agency_id), and other agencies' cases shared with it
-    (from its grants). The OR of the two would make PostgreSQL read every case of the city.
-    None when the user sees no case at all (the single false clause then)."""
+def _visible_parts(user, f: CaseFilters) -> list[str] | None:
+    """``visibility_clause`` as disjoint parts each an index can serve: "own", the agency's
+    cases (an index range on owner_agency_id), and "shared", other agencies' cases shared
+    with it (a range of its grants, which carry their case's creation time and state). The
+    OR of the two would make PostgreSQL read every case of the city. None when the user sees
+    no case at all (the single false clause then)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.works_cases:
         return None
-    from caseflow.sharing.operations import active_grant_exists
-
-    own = Case.owner_agency_id == user.agency_id
     if f.own or f.publication:  # these filters keep the agency's own cases only
-        return [own]
-    return [own, and_(Case.owner_agency_id != user.agency_id,
-                      active_grant_exists(user.agency_id, Case.id))]
+        return ["own"]
+    return ["own", "shared"]
+
+
+def _active_grants(user) -> tuple:
+    """The user's agency's active grants: the rule of ``sharing.operations.active_grant_exists``
+    (which the detail page checks), on the grant rows themselves."""
+    from caseflow.core.timeutil import utcnow
+    from caseflow.sharing.models import ShareGrant as G
+
+    return (G.agency_id == user.agency_id, G.revoked_at.is_(None),
+            or_(G.expires_at.is_(None), G.expires_at > utcnow()))
+
+
+def _shared_page(user, f: CaseFilters, keyset: tuple | None, limit: int) -> list[Case]:
+    """Up to ``limit`` shared cases newest first, after ``keyset``: the agency's grants read in
+    the order of their case (ix_share_grant_listed), joined to the cases that pass the filters.
+    A case shared twice with the agency comes once (its grants are adjacent in that order)."""
+    from caseflow.sharing.models import ShareGrant as G
+
+    cond = [*_active_grants(user), Case.owner_agency_id != user.agency_id,
+            *_filter_conditions(user, f, include_state=False)]
+    if f.state:  # from the grant's copy: no visit of the case for a grant of another state
+        cond.append(G.case_state == f.state)
+    out: list[Case] = []
+    seen: set[int] = set()
+    after = keyset
+    while True:
+        stmt = (select(Case).join(G, G.case_id == Case.id).where(*cond)
+                .options(lazyload(Case.parties), lazyload(Case.officers))
+                .order_by(G.case_created_at.desc(), G.case_id.desc()).limit(limit))
+        if after is not None:
+            stmt = stmt.where(tuple_(G.case_created_at, G.case_id) < tuple_(*after))
+        batch = list(db.session.scalars(stmt))
+        for c in batch:
+            if c.id not in seen:
+                seen.add(c.id)
+                out.append(c)
+        if len(out) >= limit or len(batch) < limit:
+            return out[:limit]
+        after = (batch[-1].created_at, batch[-1].id)
 
 
 def _filter_conditions(user, f: CaseFilters, include_state: bool = True) -> list:
@@ -246,21 +277,23 @@ def decode_cursor(cursor: str, message) -> tuple[dt.datetime, int]:
 
 def list_cases(user, f: CaseFilters, cursor: str | None, limit: int, message) -> tuple[list[Case], str | None]:
     """Newest first; keyset pagination on (created_at, id) so every page costs the same."""
-    keyset = []
-    if cursor:
-        created, case_id = decode_cursor(cursor, message)
-        # row-value comparison: one index range scan on (agency, created_at, id)
-        keyset.append(tuple_(Case.created_at, Case.id) < tuple_(created, case_id))
+    after = decode_cursor(cursor, message) if cursor else None
     parts = _visible_parts(user, f)
-    filters = _filter_conditions(user, f)
+    if parts is None:
+        return [], None
     rows: list[Case] = []
-    for part in parts if parts is not None else [visibility_clause(user)]:
-        # list rows show no parties or officers: do not load them
-        stmt = (select(Case).where(part, *filters, *keyset)
-                .options(lazyload(Case.parties), lazyload(Case.officers))
-                .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
-        rows += db.session.scalars(stmt)
-    if len(parts or ()) > 1:  # disjoint parts, each newest first: merge them
+    if "own" in parts:
+        keyset = [tuple_(Case.created_at, Case.id) < tuple_(*after)] if after else []
+        # row-value comparison: one index range scan on (agency, created_at, id); list rows
+        # show no parties or officers: do not load them
+        rows += db.session.scalars(
+            select(Case).where(Case.owner_agency_id == user.agency_id, *_filter_conditions(user, f),
+                               *keyset)
+            .options(lazyload(Case.parties), lazyload(Case.officers))
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
+    if "shared" in parts:
+        rows += _shared_page(user, f, after, limit + 1)
+    if len(parts) > 1:  # disjoint parts, each newest first: merge them
         rows.sort(key=lambda c: (c.created_at, c.id), reverse=True)
         rows = rows[:limit + 1]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
@@ -268,16 +301,33 @@ def list_cases(user, f: CaseFilters, cursor: str | None, limit: int, message) ->
 
 
 def state_counts(user, f: CaseFilters) -> dict[str, int]:
+    """Visible cases per state under the filters (the state filter aside)."""
+    from caseflow.sharing.models import ShareGrant as G
+
     parts = _visible_parts(user, f)
+    if parts is None:
+        return {}
     filters = _filter_conditions(user, f, include_state=False)
     out: dict[str, int] = {}
-    for i, part in enumerate(parts if parts is not None else [visibility_clause(user)]):
-        if i == 0 and parts is not None and not filters and tally.kept():
-            # the agency's own cases, unfiltered: the tally the database keeps (PostgreSQL)
-            counts = tally.own_counts(user.agency_id).items()
-        else:
-            counts = db.session.execute(select(Case.state, func.count()).where(part, *filters)
-                                        .group_by(Case.state))
+
+    def add(counts):
         for state, n in counts:
             out[state] = out.get(state, 0) + n
+
+    if "own" in parts:
+        if not filters and tally.kept():
+            # the agency's own cases, unfiltered: the tally the database keeps (PostgreSQL)
+            add(tally.own_counts(user.agency_id).items())
+        else:
+            add(db.session.execute(select(Case.state, func.count()).where(
+                Case.owner_agency_id == user.agency_id, *filters).group_by(Case.state)))
+    if "shared" in parts:
+        if not filters:  # from the grants alone (an index-only scan on PostgreSQL)
+            add(db.session.execute(select(G.case_state, func.count(G.case_id.distinct()))
+                                   .where(*_active_grants(user)).group_by(G.case_state)))
+        else:
+            add(db.session.execute(
+                select(Case.state, func.count(Case.id.distinct())).join(G, G.case_id == Case.id)
+                .where(*_active_grants(user), Case.owner_agency_id != user.agency_id, *filters)
+                .group_by(Case.state)))
     return out

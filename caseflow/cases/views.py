@@ -178,7 +178,8 @@ def list_cases():
                            # the h1 counts what is listed: the chosen state's cases, if one
                            total=counts.get(filters.state, 0) if filters.state else sum(counts.values()),
                            errors=errors, officers=officers, today=today_local(),
-                           can_create=can_create_clue(current_user), **_choices()), \
+                           can_create=can_create_clue(current_user), states=list(State),
+                           channels=list(Channel), ip_types=list(IPType)), \
         (422 if errors else 200)
 
 

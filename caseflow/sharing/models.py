@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseflow.accounts.models import Agency, User
@@ -22,6 +22,12 @@ class ShareGrant(db.Model):
     __table_args__ = (
         Index("ix_share_grant_agency_case", "agency_id", "case_id"),
         Index("ix_share_grant_case", "case_id"),
+        # The case list's shared half and its counts: the agency's unrevoked grants newest case
+        # first, with the case's state and the grant's expiry in the index (PostgreSQL reads it
+        # alone), so a page costs the same whether an agency holds 50 grants or 60,000.
+        Index("ix_share_grant_listed", "agency_id", "case_created_at", "case_id",
+              postgresql_include=["case_state", "expires_at"],
+              postgresql_where=text("revoked_at IS NULL"), sqlite_where=text("revoked_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,6 +41,10 @@ class ShareGrant(db.Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="SET NULL"))
+    # copies of the case's, for the list (see the index above): created_at never changes; the
+    # state is kept by a trigger on case_record (migration 20261123_…_share_grant_listed)
+    case_created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    case_state: Mapped[str] = mapped_column(String(32))
 
     case: Mapped[Case] = relationship()
     agency: Mapped[Agency] = relationship()

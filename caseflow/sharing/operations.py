@@ -95,7 +95,8 @@ def grant_share(user, case: Case, agency_id: int | None, purpose: str, parts: li
     if errors:
         raise InvalidInput(errors)
     grant = ShareGrant(case_id=case.id, agency_id=agency.id, purpose=purpose, parts=parts,
-                       expires_at=expires_at, granted_by_id=user.id, referral_id=referral_id)
+                       expires_at=expires_at, granted_by_id=user.id, referral_id=referral_id,
+                       case_created_at=case.created_at, case_state=case.state)
     db.session.add(grant)
     db.session.flush()
     audit.record("share.grant", user=user, obj_type="case", obj_id=case.id, grant_id=grant.id,
