@@ -297,13 +297,8 @@ def profile_parts(user, period, today, repeat):
     parts = {
         "case_counts (state × IP type × channel × day)": lambda: ops.case_counts(a, period),
         "stage_histograms (time in each stage, 2 queries)": lambda: ops.stage_histograms(a, period),
-        "due this week + overdue (2 counts)": lambda: (
-            db.session.scalar(select(func.count(Case.id)).where(
-                Case.owner_agency_id == a, Case.next_due_on >= today,
-                Case.next_due_on <= week.end)),
-            db.session.scalar(select(func.count(Case.id)).where(
-                Case.owner_agency_id == a, Case.next_due_on < today))),
-        "referral_counts (6 counts)": lambda: ops.referral_counts(user, period),
+        "due this week + overdue (2 counts)": lambda: ops.clock_counts(a, today),
+        "referral_counts (1 statement)": lambda: ops.referral_counts(user, period),
         "publication_classes (decisions + deadlines)":
             lambda: ops.publication_classes(a, period, today),
         "_pace (inspections + joint actions)": lambda: ops._pace(a, period, today),

@@ -7,10 +7,11 @@ agency's own cases (``own``) or, for referrals, the cases the user may see anywa
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, case, cast, func, or_, select
 
 from caseflow.accounts.models import Agency, AgencyKind, Role
 from caseflow.cases.models import Case, StageExit
@@ -196,13 +197,21 @@ def referral_condition(agency_id: int, period: r.Period, states):
 
 
 def referral_counts(user, period: r.Period) -> dict[str, int]:
-    """Distinct cases per referral outcome, among the cases the user may see."""
-    out = {}
-    for group, states in r.REFERRAL_OUTCOMES.items():
-        out[group] = db.session.scalar(select(func.count(Case.id)).where(
-            visibility_clause(user), Case.id.in_(referral_condition(user.agency_id, period, states))
-        )) or 0
-    return out
+    """Distinct cases per referral outcome, among the cases the user may see: one pass over
+    the period's referrals of the agency (the same rule as ``referral_condition``)."""
+    from caseflow.referrals.models import Referral
+
+    start, end = _utc_bounds(period)
+    group = case(*[(Referral.state.in_(states), name) for name, states in r.REFERRAL_OUTCOMES.items()])
+    rows = db.session.execute(
+        select(group, func.count(Referral.case_id.distinct()))
+        .join(Case, Case.id == Referral.case_id)
+        .where(or_(Referral.agency_id == user.agency_id, Referral.police_agency_id == user.agency_id,
+                   Referral.procuratorate_id == user.agency_id),
+               Referral.created_at >= start, Referral.created_at < end, visibility_clause(user))
+        .group_by(group))
+    counts = {name: n for name, n in rows if name is not None}
+    return {name: counts.get(name, 0) for name in r.REFERRAL_OUTCOMES}
 
 
 PUBLICATION_CHANNELS = ("platform", "enterprise")
@@ -219,26 +228,36 @@ def publication_classes(agency_id: int, period: r.Period, today: dt.date | None 
     today = today or today_local()
     cal, p = load_calendar(), params()
     out = {ch: {c: [] for c in r.PUBLICATION_CLASSES} for ch in PUBLICATION_CHANNELS}
-    deadlines: dict[tuple, pr.Deadlines] = {}
+    # what decides a decision's classes besides its publication dates: whether it is published
+    # (procedure, categories), whether on the platform (date, severity) and its deadlines
+    # (date, other province). A year's tens of thousands of decisions share a few thousand
+    # such keys: the rules run once per key; the categories arrive as JSON text, parsed once
+    # per distinct text (parsing each row's JSON cost more than the rest together)
+    verdicts: dict[tuple, tuple] = {}
     rows = db.session.execute(select(
-        PenaltyDecision.case_id, PenaltyDecision.decision_date, PenaltyDecision.categories,
-        PenaltyDecision.fine_amount, PenaltyDecision.severity, PenaltyDecision.other_province,
-        PenaltyDecision.simple_procedure, PenaltyDecision.platform_published_on,
-        PenaltyDecision.enterprise_published_on).where(
+        PenaltyDecision.case_id, PenaltyDecision.decision_date,
+        cast(PenaltyDecision.categories, Text), PenaltyDecision.severity,
+        PenaltyDecision.other_province, PenaltyDecision.simple_procedure,
+        PenaltyDecision.platform_published_on, PenaltyDecision.enterprise_published_on).where(
         PenaltyDecision.agency_id == agency_id, PenaltyDecision.decision_date >= period.start,
         PenaltyDecision.decision_date <= period.end))
-    for case_id, day, cats, fine, severity, other, simple, on_platform, on_enterprise in rows:
-        f = pr.DecisionFacts(day, tuple(cats or ()), fine or 0, severity, other_province=other,
-                             simple_procedure=simple)
-        if not pr.is_published(f):
+    platform, enterprise = out["platform"], out["enterprise"]
+    for case_id, day, cats, severity, other, simple, on_platform, on_enterprise in rows:
+        key = (day, cats, severity, other, simple)
+        v = verdicts.get(key)
+        if v is None:
+            parsed = json.loads(cats) if cats else None
+            f = pr.DecisionFacts(day, tuple(parsed) if isinstance(parsed, list) else (), 0,
+                                 severity, other_province=other, simple_procedure=simple)
+            v = verdicts[key] = ((pr.is_published(f), pr.platform_period(f, p).published,
+                                  pr.publication_deadlines(f, cal, p)) if pr.is_published(f)
+                                 else (False, False, None))
+        published, on_the_platform, dl = v
+        if not published:
             continue
-        key = (day, other)
-        if key not in deadlines:
-            deadlines[key] = pr.publication_deadlines(f, cal, p)
-        dl = deadlines[key]
-        if pr.platform_period(f, p).published:
-            out["platform"][r.timeliness(on_platform, dl.platform, today)].append(case_id)
-        out["enterprise"][r.timeliness(on_enterprise, dl.enterprise, today)].append(case_id)
+        if on_the_platform:
+            platform[r.timeliness(on_platform, dl.platform, today)].append(case_id)
+        enterprise[r.timeliness(on_enterprise, dl.enterprise, today)].append(case_id)
     return out
 
 
@@ -259,6 +278,17 @@ def g60_completed(agency_id: int, year: int) -> int:
         or_(JointAction.lead_agency_id == agency_id, JointAction.id.in_(part)),
         JointAction.completed_on >= dt.date(year, 1, 1),
         JointAction.completed_on <= dt.date(year, 12, 31))) or 0
+
+
+def clock_counts(agency_id: int, today: dt.date) -> tuple[int, int]:
+    """The agency's cases whose next deadline falls this week (from today), and overdue ones.
+    count(*), not count(id): the clock index alone answers (an index-only scan)."""
+    week = r.week_of(today)
+    due = db.session.scalar(select(func.count()).select_from(Case).where(
+        Case.owner_agency_id == agency_id, Case.next_due_on >= today, Case.next_due_on <= week.end))
+    overdue = db.session.scalar(select(func.count()).select_from(Case).where(
+        Case.owner_agency_id == agency_id, Case.next_due_on < today))
+    return due or 0, overdue or 0
 
 
 def dashboard(user, period: r.Period, today: dt.date | None = None) -> Dashboard:
@@ -299,12 +329,9 @@ def dashboard(user, period: r.Period, today: dt.date | None = None) -> Dashboard
 
     # clocks: due this week (from today) and overdue, whatever the period
     d.week = r.week_of(today)
-    d.due_this_week = Figure("due_week", db.session.scalar(select(func.count(Case.id)).where(
-        Case.owner_agency_id == agency.id, Case.next_due_on >= today,
-        Case.next_due_on <= d.week.end)) or 0, {"own": "1", "due": "week"})
-    d.overdue = Figure("overdue", db.session.scalar(select(func.count(Case.id)).where(
-        Case.owner_agency_id == agency.id, Case.next_due_on < today)) or 0,
-        {"own": "1", "overdue": "1"})
+    due, overdue = clock_counts(agency.id, today)
+    d.due_this_week = Figure("due_week", due, {"own": "1", "due": "week"})
+    d.overdue = Figure("overdue", overdue, {"own": "1", "overdue": "1"})
 
     # referrals and their outcomes
     d.referrals = [Figure(g, n, {"referral": g, "referred_from": _iso(period.start),
