@@ -42,7 +42,10 @@ class ShareGrant(db.Model):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="SET NULL"))
     # copies of the case's, for the list (see the index above): created_at never changes; the
-    # state is kept by a trigger on case_record (migration 20261123_…_share_grant_listed)
+    # state is kept by a trigger on case_record (migration 20261123_…_share_grant_listed;
+    # SQLite drops a table's triggers when a batch migration rebuilds it: a later migration
+    # that rebuilds case_record must create share_grant_case_state again —
+    # tests/cases/test_shared_list.py fails otherwise)
     case_created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     case_state: Mapped[str] = mapped_column(String(32))
 
