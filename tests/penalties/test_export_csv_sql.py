@@ -78,6 +78,17 @@ DECISIONS = [
                                   enterprise_published_on=D(2026, 7, 15))),
     ("criticism only", dict(ORG, subject_name="通报批评", categories=["通报批评"],
                             fine_amount=Decimal(0), confiscated_amount=Decimal(0))),
+    ("warning and criticism", dict(ORG, subject_name="警告和通报批评", categories=["警告", "通报批评"],
+                                   fine_amount=Decimal(0), severity="minor",
+                                   enterprise_published_on=D(2026, 6, 30))),
+    # categories the app never writes, but the column can hold: a quote and a backslash in
+    # an element (jsonb escapes them), more than 16 elements
+    ("escaped categories", dict(ORG, subject_name="转义类别",
+                                categories=["罚款", '其他（"注"）', "其他\\说明", "警告"])),
+    ("many categories", dict(ORG, subject_name="很多类别",
+                             categories=["罚款"] + [f"其他{i}" for i in range(17)] + ['其他"'])),
+    ("licence not needed", dict(ORG, subject_name="降低资质", categories=["降低资质等级"], licence="",
+                                fine_amount=Decimal(0))),
     # not in the selection or not published at all
     ("warning only", dict(ORG, subject_name="仅警告", categories=["警告"], fine_amount=Decimal(0))),
     ("no categories", dict(ORG, subject_name="无类别", categories=[])),
@@ -89,6 +100,10 @@ DECISIONS = [
     ("refused blank basis", dict(ORG, subject_name="空白依据", basis="\u3000 \t\n")),
     ("refused fine 0", dict(ORG, subject_name="罚款为零", fine_amount=Decimal(0))),
     ("refused licence", dict(ORG, subject_name="缺证照", categories=["吊销许可证件"], licence="")),
+    ("refused detained licence", dict(ORG, subject_name="缺暂扣证照", categories=["罚款", "暂扣许可证件"],
+                                      licence="")),
+    ("refused fine 0 with others", dict(ORG, subject_name="罚款为零其他", fine_amount=Decimal(0),
+                                        categories=["没收违法所得", "罚款"])),
     ("refused person id", dict(PERSON, subject_name="王五", id_number="")),
     ("refused org legal rep", dict(ORG, subject_name="缺法人", legal_rep="\xa0")),
     ("refused kind", dict(ORG, subject_name="外星公司", subject_kind="外星人")),
@@ -155,7 +170,7 @@ def test_csv_parses_to_the_expected_records(app, decisions):
     publisher, made = decisions
     raw, count, refused = python_bytes(publisher)
     recs = {r["行政相对人名称"]: r for r in records(raw)}
-    assert count == len(recs) == 21
+    assert count == len(recs) == 25
     assert {x["number"] for x in refused} == {made[k].number for k in made if k.startswith("refused")}
     for gone in ("仅警告", "无类别", "简易程序", "已撤下", "别的机关的", "缺依据"):
         assert gone not in recs
@@ -189,6 +204,10 @@ def test_csv_parses_to_the_expected_records(app, decisions):
     assert recs["轻微较重"]["公示截止期"] == "2029/01/31"
     assert recs["轻微罚款"]["公示截止期"] == "2029/07/15"
     assert recs["通报批评"]["罚款金额（万元）"] == "0"
+    assert recs["警告和通报批评"]["处罚类别"] == "警告、通报批评"
+    assert recs["警告和通报批评"]["公示截止期"] == "2026/09/30"  # light: 3 months
+    assert recs["转义类别"]["处罚类别"] == '罚款、其他（"注"）、其他\\说明、警告'
+    assert recs["很多类别"]["处罚类别"] == "、".join(["罚款"] + [f"其他{i}" for i in range(17)] + ['其他"'])
 
 
 def test_refusal_reasons(app, decisions):
@@ -199,6 +218,8 @@ def test_refusal_reasons(app, decisions):
     assert why[made["refused blank basis"].number] == ["处罚依据"]
     assert why[made["refused fine 0"].number] == ["罚款金额（万元）"]
     assert why[made["refused licence"].number] == ["暂扣或吊销证照名称及编号"]
+    assert why[made["refused detained licence"].number] == ["暂扣或吊销证照名称及编号"]
+    assert why[made["refused fine 0 with others"].number] == ["罚款金额（万元）"]
     assert why[made["refused person id"].number] == ["证件号码"]
     assert why[made["refused org legal rep"].number] == ["法定代表人"]
     assert why[made["refused kind"].number] == ["行政相对人类别"]
