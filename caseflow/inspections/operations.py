@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from itertools import repeat
