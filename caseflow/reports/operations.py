@@ -249,7 +249,7 @@ def publication_classes(agency_id: int, period: r.Period, today: dt.date | None 
             parsed = json.loads(cats) if cats else None
             f = pr.DecisionFacts(day, tuple(parsed) if isinstance(parsed, list) else (), 0,
                                  severity, other_province=other, simple_procedure=simple)
-            v = verdicts[key] = ((pr.is_published(f), pr.platform_period(f, p).published,
+            v = verdicts[key] = ((True, pr.platform_period(f, p).published,
                                   pr.publication_deadlines(f, cal, p)) if pr.is_published(f)
                                  else (False, False, None))
         published, on_the_platform, dl = v
