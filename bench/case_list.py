@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.timing import timed  # noqa: E402
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from caseflow import create_app  # noqa: E402
 from caseflow.extensions import db  # noqa: E402
@@ -43,7 +43,7 @@ def main():
         from flask_migrate import upgrade
 
         upgrade()
-        from bench.common import ensure_user, largest_agency
+        from bench.common import ensure_user, insert_rows, largest_agency
         from caseflow.accounts.models import Agency, User
 
         t0 = time.perf_counter()
@@ -61,28 +61,18 @@ def main():
             rng = random.Random(1)
             t0 = time.perf_counter()
             now = dt.datetime.now(dt.timezone.utc)
-            rows = []
-            for i in range(args.cases):
-                rows.append(dict(owner_agency_id=agency.id if i % 4 else other.id,
-                                 number=f"沪市监基〔2025〕{i:06d}号",
-                                 title=f"涉嫌销售假冒注册商标的商品 {i}", channel="report",
-                                 ip_type="trademark", received_on=dt.date(2025, 1, 1),
-                                 state=rng.choice(["clue", "verifying", "filed", "investigating"]),
-                                 created_by_id=user.id, version=1, description="", location="",
-                                 infringement_kind="", reporter_name="", reporter_contact="",
-                                 is_major=False, illegal_business_volume=0, illegal_gains=0,
-                                 sales_amount=0, unsold_goods_value=0, copies=0,
-                                 created_at=now - dt.timedelta(seconds=i), updated_at=now))
-                if len(rows) == 5000:
-                    db.session.execute(insert(Case), rows)
-                    rows = []
-            if rows:
-                db.session.execute(insert(Case), rows)
+            insert_rows(Case, (dict(
+                owner_agency_id=agency.id if i % 4 else other.id,
+                number=f"沪市监基〔2025〕{i:06d}号", title=f"涉嫌销售假冒注册商标的商品 {i}",
+                channel="report", ip_type="trademark", received_on=dt.date(2025, 1, 1),
+                state=rng.choice(["clue", "verifying", "filed", "investigating"]),
+                created_by_id=user.id, version=1, description="", location="",
+                infringement_kind="", reporter_name="", reporter_contact="", is_major=False,
+                illegal_business_volume=0, illegal_gains=0, sales_amount=0,
+                unsold_goods_value=0, copies=0, created_at=now - dt.timedelta(seconds=i),
+                updated_at=now) for i in range(args.cases)), chunk=5000)
             db.session.commit()
-            if db.engine.dialect.name == "postgresql":
-                db.session.execute(text("ANALYZE"))
-            else:
-                db.session.execute(text("ANALYZE"))
+            db.session.execute(text("ANALYZE"))
             db.session.commit()
         load = time.perf_counter() - t0
         page = app.config["PAGE_SIZE"]
@@ -132,7 +122,7 @@ def main():
     base = results["raw keyset, page 1"]
     print(f"# Case list — {args.cases} cases on {url.split(':')[0]}, page size {page}, "
           f"loaded in {load:.1f}s")
-    print(f"| measurement | median ms | × raw keyset page 1 |\n|---|---:|---:|")
+    print("| measurement | median ms | × raw keyset page 1 |\n|---|---:|---:|")
     for k, v in results.items():
         print(f"| {k} | {v:.2f} | {v / base:.1f} |")
     from bench.common import result

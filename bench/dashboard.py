@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.timing import timed  # noqa: E402
 
-from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from caseflow import create_app  # noqa: E402
@@ -286,13 +286,10 @@ def raw_aggregate(dialect: str):
 
 def profile_parts(user, period, today, repeat):
     """Each part of reports.operations.dashboard() on its own (same statements, same order)."""
-    from caseflow.cases.models import Case
     from caseflow.reports import operations as ops
     from caseflow.reports import present
-    from caseflow.reports import rules as r
 
     a = user.agency_id
-    week = r.week_of(today)
     d = ops.dashboard(user, period, today)
     parts = {
         "case_counts (state × IP type × channel × day)": lambda: ops.case_counts(a, period),
@@ -388,10 +385,7 @@ def run(args, tmp):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": tmp, "SECRET_KEY": "b",
                       "WTF_CSRF_ENABLED": False,
                       "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}})
-    from caseflow.accounts.models import Agency, User
-    from caseflow.accounts.operations import create_agency, create_user
     from caseflow.core.timeutil import today_local
-    from caseflow.reports import operations as ops
     from caseflow.reports import rules as r
 
     today = today_local()

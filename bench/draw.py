@@ -35,7 +35,7 @@ from bench import common  # noqa: E402
 
 
 def load_businesses(n: int) -> None:
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import select, text
 
     from caseflow.accounts.models import Agency
     from caseflow.accounts.operations import create_agency
@@ -45,16 +45,10 @@ def load_businesses(n: int) -> None:
     a = db.session.scalar(select(Agency).where(Agency.code == "bench-draw")) or create_agency(
         "bench-draw", "market_supervision", "上海市抽查区市场监督管理局", "沪市监抽")
     db.session.flush()
-    rows = []
-    for i in range(n):
-        rows.append(dict(agency_id=a.id, credit_code=f"91310000{i:09d}X", name=f"企业{i}",
-                         district=f"街道{i % 5}", industry=f"行业{(i // 5) % 2}",
-                         risk_class="ABCD"[i % 4], address="", active=i % 50 != 0))
-        if len(rows) == 20000:
-            db.session.execute(insert(Business), rows)
-            rows = []
-    if rows:
-        db.session.execute(insert(Business), rows)
+    common.insert_rows(Business, (dict(
+        agency_id=a.id, credit_code=f"91310000{i:09d}X", name=f"企业{i}", district=f"街道{i % 5}",
+        industry=f"行业{(i // 5) % 2}", risk_class="ABCD"[i % 4], address="",
+        active=i % 50 != 0) for i in range(n)), chunk=20000)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

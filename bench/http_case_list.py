@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ USER = "bench-http"
 
 def load_cases(n: int) -> None:
     """Cases in two agencies, received over three years (Core inserts; no events)."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import select, text
 
     from caseflow.accounts.models import Agency
     from caseflow.accounts.operations import create_agency
@@ -55,28 +54,26 @@ def load_cases(n: int) -> None:
     uid = common.ensure_user(a.id, USER, ["case_officer"])
     now = dt.datetime.now(dt.timezone.utc)
     states = ["clue", "verifying", "filed", "investigating", "notified", "decided", "closed"]
-    rows = []
     total = n + n // 4
-    for i in range(total):
-        agency = a if i % 5 else b
-        created = now - dt.timedelta(minutes=total - i)
-        state = rng.choice(states)
-        rows.append(dict(owner_agency_id=agency.id, number=f"沪市监基〔2025〕{i:07d}号",
-                         title=f"涉嫌销售假冒注册商标的商品案 {i}", channel="report",
-                         ip_type=rng.choice(["trademark", "patent", "copyright"]),
-                         received_on=created.date(), state=state, created_by_id=uid, version=1,
-                         description="", location="", infringement_kind="", reporter_name="",
-                         reporter_contact="", trademark_numbers="", is_major=False,
-                         illegal_business_volume=0, illegal_gains=0, sales_amount=0,
-                         unsold_goods_value=0, copies=0,
-                         next_due_on=(created.date() + dt.timedelta(days=30)
-                                      if state not in ("closed",) else None),
-                         created_at=created, updated_at=created))
-        if len(rows) == 10000:
-            db.session.execute(insert(Case), rows)
-            rows = []
-    if rows:
-        db.session.execute(insert(Case), rows)
+
+    def rows():
+        for i in range(total):
+            agency = a if i % 5 else b
+            created = now - dt.timedelta(minutes=total - i)
+            state = rng.choice(states)
+            yield dict(owner_agency_id=agency.id, number=f"沪市监基〔2025〕{i:07d}号",
+                       title=f"涉嫌销售假冒注册商标的商品案 {i}", channel="report",
+                       ip_type=rng.choice(["trademark", "patent", "copyright"]),
+                       received_on=created.date(), state=state, created_by_id=uid, version=1,
+                       description="", location="", infringement_kind="", reporter_name="",
+                       reporter_contact="", trademark_numbers="", is_major=False,
+                       illegal_business_volume=0, illegal_gains=0, sales_amount=0,
+                       unsold_goods_value=0, copies=0,
+                       next_due_on=(created.date() + dt.timedelta(days=30)
+                                    if state not in ("closed",) else None),
+                       created_at=created, updated_at=created)
+
+    common.insert_rows(Case, rows())
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'), "

@@ -50,3 +50,55 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_db_url, tmp_path
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_share_grant_copies_are_backfilled_and_kept(empty_db_url, tmp_path):
+    """Migration 5d1e0c7a9b42 fills the grants' copies of their case's creation time and
+    state for the rows already there, and its trigger keeps the state afterwards."""
+    from flask_migrate import downgrade, upgrade
+
+    from caseflow.accounts.operations import create_agency, create_user
+    from caseflow.cases import operations as ops
+    from caseflow.cases.schemas import ClueIn
+    from caseflow.sharing.operations import grant_share
+    from tests.conftest import PASSWORD, clue_payload
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_db_url,
+                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
+                      "ARGON2_PARAMS": FAST_ARGON2})
+    with app.app_context():
+        upgrade()
+        amr = create_agency("sj-amr", "market_supervision", "上海市松江区市场监督管理局", "沪市监松处")
+        culture = create_agency("sj-culture", "cultural_enforcement", "上海市松江区文化市场行政执法大队",
+                                "沪松文执")
+        officer = create_user(amr, "officer", PASSWORD, ["case_officer"], display_name="officer")
+        cases = [ops.create_clue(officer, ClueIn.model_validate(clue_payload(title=f"共享案件{i}")))
+                 for i in range(2)]
+        for c in cases:
+            grant_share(officer, c, culture.id, "串案线索核查", ["details"], None)
+        db.session.commit()
+        created = {c.id: c.created_at for c in cases}
+        db.session.remove()
+
+        downgrade(revision="aba0e3d6ec81")  # the columns and the trigger go
+        assert "case_state" not in {c["name"] for c in inspect(db.engine).get_columns("share_grant")}
+        with db.engine.begin() as conn:  # meanwhile a case moved on
+            conn.execute(text("UPDATE case_record SET state = 'rejected', state_reason = 'x' "
+                              "WHERE id = :i"), {"i": cases[0].id})
+        upgrade()
+        with db.engine.begin() as conn:
+            rows = conn.execute(text("SELECT case_id, case_created_at, case_state FROM share_grant "
+                                     "ORDER BY case_id")).all()
+        assert [(r[0], r[2]) for r in rows] == [(cases[0].id, "rejected"), (cases[1].id, "clue")]
+        from caseflow.sharing.models import ShareGrant
+
+        for g in db.session.scalars(db.select(ShareGrant)):
+            assert g.case_created_at == created[g.case_id]
+        db.session.remove()  # its transaction ends before the next writer begins (SQLite)
+        with db.engine.begin() as conn:  # the trigger is back
+            conn.execute(text("UPDATE case_record SET state = 'rejected', state_reason = 'x' "
+                              "WHERE id = :i"), {"i": cases[1].id})
+            assert conn.execute(text("SELECT case_state FROM share_grant WHERE case_id = :i"),
+                                {"i": cases[1].id}).scalar() == "rejected"
+        db.session.remove()
+        db.engine.dispose()

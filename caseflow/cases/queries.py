@@ -158,13 +158,11 @@ def _visible_parts(user, f: CaseFilters) -> list[str] | None:
 
 
 def _active_grants(user) -> tuple:
-    """The user's agency's active grants: the rule of ``sharing.operations.active_grant_exists``
-    (which the detail page checks), on the grant rows themselves."""
-    from caseflow.core.timeutil import utcnow
-    from caseflow.sharing.models import ShareGrant as G
+    """The user's agency's active grants: the rule the detail page checks
+    (``sharing.operations.active_grant_exists``), on the grant rows themselves."""
+    from caseflow.sharing.operations import active_grant_conditions
 
-    return (G.agency_id == user.agency_id, G.revoked_at.is_(None),
-            or_(G.expires_at.is_(None), G.expires_at > utcnow()))
+    return active_grant_conditions(user.agency_id)
 
 
 def _shared_page(user, f: CaseFilters, keyset: tuple | None, limit: int) -> list[Case]:
@@ -322,7 +320,10 @@ def state_counts(user, f: CaseFilters) -> dict[str, int]:
             add(db.session.execute(select(Case.state, func.count()).where(
                 Case.owner_agency_id == user.agency_id, *filters).group_by(Case.state)))
     if "shared" in parts:
-        if not filters:  # from the grants alone (an index-only scan on PostgreSQL)
+        if not filters:
+            # from the grants alone (an index-only scan on PostgreSQL); no grant names the
+            # case's own agency (sharing.operations.grant_share refuses it), so no join to
+            # test owner_agency_id as the list does
             add(db.session.execute(select(G.case_state, func.count(G.case_id.distinct()))
                                    .where(*_active_grants(user)).group_by(G.case_state)))
         else:

@@ -21,21 +21,22 @@ from caseflow.sharing.models import DEFAULT_PARTS, SHARE_PARTS, ShareGrant
 ALL_PARTS = frozenset(SHARE_PARTS)
 
 
+def active_grant_conditions(agency_id) -> tuple:
+    """SQL conditions on ``ShareGrant``: granted to the agency, unrevoked, unexpired. The one
+    rule of an active grant, for the detail check, the list and the parts shown."""
+    now = utcnow()
+    return (ShareGrant.agency_id == agency_id, ShareGrant.revoked_at.is_(None),
+            or_(ShareGrant.expires_at.is_(None), ShareGrant.expires_at > now))
+
+
 def active_grant_exists(agency_id, case_id_column):
     """SQL: an unrevoked, unexpired grant of the case to the agency."""
-    now = utcnow()
-    return exists().where(ShareGrant.case_id == case_id_column,
-                          ShareGrant.agency_id == agency_id,
-                          ShareGrant.revoked_at.is_(None),
-                          or_(ShareGrant.expires_at.is_(None), ShareGrant.expires_at > now))
+    return exists().where(ShareGrant.case_id == case_id_column, *active_grant_conditions(agency_id))
 
 
 def active_grants(agency_id: int, case_id: int) -> list[ShareGrant]:
-    now = utcnow()
     return list(db.session.scalars(select(ShareGrant).where(
-        ShareGrant.case_id == case_id, ShareGrant.agency_id == agency_id,
-        ShareGrant.revoked_at.is_(None),
-        or_(ShareGrant.expires_at.is_(None), ShareGrant.expires_at > now))))
+        ShareGrant.case_id == case_id, *active_grant_conditions(agency_id))))
 
 
 def visible_parts(user, case: Case) -> frozenset[str]:

@@ -92,7 +92,7 @@ def test_shared_cases_listed_once_in_order_with_counts(world, make_case, drive):
         own, key=lambda c: (c.created_at, c.id), reverse=True)]
 
 
-def test_grant_copies_its_case_and_backfill_matches(world, make_case, drive):
+def test_grant_copies_its_case_and_follows_raw_sql_updates(world, make_case, drive):
     case = make_case()
     drive(case, "accept")
     g = _share(world, case, world.culture)

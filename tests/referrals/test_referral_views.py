@@ -105,6 +105,12 @@ def test_share_grant_parts_expiry_and_revocation(app, agencies, make_case, login
         "agency_id": str(agencies.culture.id), "purpose": "再次共享", "parts": ["secrets"],
         "expires_on": "2001-01-01"})
     assert r.status_code == 422 and 'id="parts-error"' in r.text and "再次共享" in r.text
+    # never to the case's own agency (the list's shared counts rely on it): refused, kept
+    r = officer.post(f"/cases/{case.id}/shares", data={
+        "agency_id": str(case.owner_agency_id), "purpose": "本局自查", "parts": ["details"]})
+    assert r.status_code == 422 and "本局自查" in r.text
+    assert "该案件本就由该单位办理。" in r.text
+    assert db.session.scalar(select(func.count()).select_from(ShareGrant)) == 1
     # revoke: gone at once
     grant = db.session.scalar(select(ShareGrant))
     assert officer.post(f"/cases/{case.id}/shares/{grant.id}/revoke").status_code == 302
