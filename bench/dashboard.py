@@ -134,6 +134,7 @@ class Loader:
         exits = []
         state, entered, day = "clue", received, received
         steps: dict[str, dt.date] = {}
+        left: dict[str, dt.date] = {}  # stage → the day the case last left it
         while len(events) < n_events and state in FLOW:
             action, nxt = pick(rng, FLOW[state])
             on = day + dt.timedelta(days=rng.randint(1, 45))
@@ -144,7 +145,8 @@ class Loader:
                                user_id=self.user_id, action=action, from_state=state, to_state=nxt,
                                reason=reason, data={}))
             exits.append(dict(case_id=case_id, agency_id=agency_id, stage=state, entered_on=entered,
-                              left_on=on, days=(on - entered).days))
+                              left_on=on, days=(on - entered).days, prev_left_on=left.get(state)))
+            left[state] = on
             steps[action] = on
             state, entered, day = nxt, on, on
         while len(events) < n_events:  # state-less steps: edits, officers assigned
@@ -287,17 +289,17 @@ def raw_aggregate(dialect: str):
 def profile_parts(user, period, today, repeat):
     """Each part of reports.operations.dashboard() on its own (same statements, same order)."""
     from caseflow.reports import operations as ops
-    from caseflow.reports import present
+    from caseflow.reports import present, publication
 
     a = user.agency_id
     d = ops.dashboard(user, period, today)
     parts = {
-        "case_counts (state × IP type × channel × day)": lambda: ops.case_counts(a, period),
-        "stage_histograms (time in each stage, 2 queries)": lambda: ops.stage_histograms(a, period),
+        "case_counts (monthly tally + cut months)": lambda: ops.case_counts(a, period),
+        "stage_histograms (monthly tally + cut months, repeats)":
+            lambda: ops.stage_histograms(a, period),
         "due this week + overdue (2 counts)": lambda: ops.clock_counts(a, today),
         "referral_counts (1 statement)": lambda: ops.referral_counts(user, period),
-        "publication_classes (decisions + deadlines)":
-            lambda: ops.publication_classes(a, period, today),
+        "publication counts (1 statement)": lambda: publication.counts(a, period, today),
         "_pace (inspections + joint actions)": lambda: ops._pace(a, period, today),
         "g60_completed": lambda: ops.g60_completed(a, period.end.year),
         "present.dashboard_charts (SVG)": lambda: present.dashboard_charts(d),

@@ -30,12 +30,16 @@ def empty_db_url(tmp_path, worker_id):
     admin.dispose()
 
 
+def _app(url, tmp_path):
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
+                       "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
+                       "ARGON2_PARAMS": FAST_ARGON2})
+
+
 def test_upgrade_from_empty_matches_models_and_downgrades(empty_db_url, tmp_path):
     from flask_migrate import downgrade, upgrade
 
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_db_url,
-                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
-                      "ARGON2_PARAMS": FAST_ARGON2})
+    app = _app(empty_db_url, tmp_path)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -63,9 +67,7 @@ def test_share_grant_copies_are_backfilled_and_kept(empty_db_url, tmp_path):
     from caseflow.sharing.operations import grant_share
     from tests.conftest import PASSWORD, clue_payload
 
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_db_url,
-                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
-                      "ARGON2_PARAMS": FAST_ARGON2})
+    app = _app(empty_db_url, tmp_path)
     with app.app_context():
         upgrade()
         amr = create_agency("sj-amr", "market_supervision", "上海市松江区市场监督管理局", "沪市监松处")
@@ -100,5 +102,64 @@ def test_share_grant_copies_are_backfilled_and_kept(empty_db_url, tmp_path):
                               "WHERE id = :i"), {"i": cases[1].id})
             assert conn.execute(text("SELECT case_state FROM share_grant WHERE case_id = :i"),
                                 {"i": cases[1].id}).scalar() == "rejected"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_stage_exit_history_and_dashboard_tallies_are_backfilled(empty_db_url, tmp_path):
+    """Migration c03c2e817bdf fills each stage exit's previous exit of the same case and stage
+    for the rows already there and, on PostgreSQL, the monthly tallies, whose triggers then
+    keep them."""
+    import datetime as dt
+
+    from flask_migrate import downgrade, upgrade
+
+    from caseflow.accounts.operations import create_agency, create_user
+    from caseflow.cases import operations as ops
+    from caseflow.cases.schemas import ClueIn, OfficersIn, TransitionIn
+    from caseflow.core.timeutil import today_local
+    from tests.conftest import PASSWORD, clue_payload
+
+    app = _app(empty_db_url, tmp_path)
+    with app.app_context():
+        upgrade()
+        amr = create_agency("sj-amr", "market_supervision", "上海市松江区市场监督管理局", "沪市监松处")
+        officer = create_user(amr, "officer", PASSWORD, ["case_officer"], display_name="officer")
+        boss = create_user(amr, "boss", PASSWORD, ["approver"], display_name="boss")
+        officer2 = create_user(amr, "officer2", PASSWORD, ["case_officer"], display_name="officer2")
+        day = today_local() - dt.timedelta(days=120)
+        case = ops.create_clue(officer, ClueIn.model_validate(clue_payload(received_at=day.isoformat())))
+        ops.assign_officers(officer, case, OfficersIn(version=case.version,
+                                                      officer_ids=[officer.id, officer2.id]))
+        for action, gap in (("accept", 3), ("file", 4), ("investigate", 1), ("suspend", 20),
+                            ("resume", 15), ("suspend", 30), ("resume", 25)):
+            day += dt.timedelta(days=gap)
+            extra = {"reason": "等待鉴定"} if action == "suspend" else {}
+            ops.perform(officer, case, TransitionIn.model_validate(
+                {"action": action, "effective_on": day.isoformat(), **extra}))
+            if case.pending_action:
+                ops.perform(boss, case, TransitionIn(action="approve"))
+        db.session.commit()
+        written = db.session.execute(text(
+            "SELECT id, prev_left_on FROM case_stage_exit ORDER BY id")).all()
+        assert sum(1 for _, prev in written if prev is not None) == 2
+        db.session.remove()
+
+        downgrade(revision="5d1e0c7a9b42")
+        assert "prev_left_on" not in {c["name"] for c in inspect(db.engine).get_columns("case_stage_exit")}
+        upgrade()
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT id, prev_left_on FROM case_stage_exit ORDER BY id")
+                                ).all() == written
+            if conn.dialect.name == "postgresql":
+                assert conn.execute(text(
+                    "SELECT month, state, sum(n) FROM case_month_tally GROUP BY 1, 2")).all() == \
+                    conn.execute(text("SELECT date_trunc('month', received_on)::date, state, count(*) "
+                                      "FROM case_record GROUP BY 1, 2")).all()
+                exits = conn.execute(text("SELECT count(*) FROM case_stage_exit")).scalar()
+                assert conn.execute(text("SELECT sum(n) FROM stage_exit_tally")).scalar() == exits
+                conn.execute(text("DELETE FROM case_record"))  # the triggers are back
+                assert conn.execute(text("SELECT sum(n) FROM case_month_tally")).scalar() == 0
+                assert conn.execute(text("SELECT sum(n) FROM stage_exit_tally")).scalar() == 0
         db.session.remove()
         db.engine.dispose()

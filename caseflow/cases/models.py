@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric,
-                        String, Table, Column, Text, UniqueConstraint)
+                        String, Table, Column, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caseflow.accounts.models import Agency, User, _enum_check
@@ -182,6 +182,11 @@ class StageExit(db.Model):
         CheckConstraint("days >= 0", name="days_non_negative"),
         # the agency's exits in a period, by stage and duration (an index-only scan)
         Index("ix_case_stage_exit_agency_left", "agency_id", "left_on", "stage", "days", "case_id"),
+        # a case's later exits of a stage it left before: what a count of distinct cases per
+        # stage subtracts from the count of exits
+        Index("ix_case_stage_exit_agency_repeat", "agency_id", "left_on", "stage", "prev_left_on",
+              sqlite_where=text("prev_left_on IS NOT NULL"),
+              postgresql_where=text("prev_left_on IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -193,5 +198,9 @@ class StageExit(db.Model):
     #: calendar days from entering to leaving; a back-dated step that left before it entered
     #: counts as 0
     days: Mapped[int] = mapped_column(Integer)
+    #: when the case last left the same stage before this exit (None: the first time). Whatever
+    #: writes exits fills it (the operations, the generator): the dashboards' count of distinct
+    #: cases per stage relies on it
+    prev_left_on: Mapped[dt.date | None] = mapped_column(Date)
 
     case: Mapped[Case] = relationship()

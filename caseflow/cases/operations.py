@@ -111,8 +111,13 @@ def record_stage_exit(case: Case, from_state: str | None, to_state: str | None,
     the days spent in it (dashboards)."""
     entered = stage_entered_on(case, from_state, to_state)
     if entered is not None:
+        # the day the case last left this stage, if it did (the events' days never decrease)
+        prev = next((e.effective_on for e in reversed(case.events)
+                     if e.from_state == from_state and e.to_state and e.to_state != e.from_state),
+                    None)
         db.session.add(StageExit(case=case, agency_id=case.owner_agency_id, stage=from_state,
-                                 entered_on=entered, left_on=on, days=max((on - entered).days, 0)))
+                                 entered_on=entered, left_on=on, days=max((on - entered).days, 0),
+                                 prev_left_on=prev))
 
 
 def _event(case: Case, user, action: str, *, from_state=None, to_state=None, reason=None,

@@ -614,6 +614,7 @@ class _Builder:
         pending = None
         order = 2
         last_day = received
+        left: dict[str, dt.date] = {}  # stage → the day the case last left it
         for action, off in zip(path, offsets):
             on = received + dt.timedelta(days=off)
             last_day = on
@@ -683,7 +684,8 @@ class _Builder:
             to_state = state if state != from_state else None
             if to_state:
                 exits.append((self.new_id("case_stage_exit"), case_id, agency["id"], from_state,
-                              entered, on, max((on - entered).days, 0)))
+                              entered, on, max((on - entered).days, 0), left.get(from_state)))
+                left[from_state] = on
                 entered = on
             events.append((on, order, actor, action, from_state, to_state, reason, data))
             order += 1
@@ -943,7 +945,8 @@ COLUMNS = {
     "case_goods": ("id", "case_id", "name", "quantity", "unit", "value"),
     "case_event": ("id", "case_id", "at", "effective_on", "user_id", "action", "from_state",
                    "to_state", "reason", "data"),
-    "case_stage_exit": ("id", "case_id", "agency_id", "stage", "entered_on", "left_on", "days"),
+    "case_stage_exit": ("id", "case_id", "agency_id", "stage", "entered_on", "left_on", "days",
+                        "prev_left_on"),
     "referral": ("id", "case_id", "agency_id", "police_agency_id", "procuratorate_id", "state",
                  "suspected_crime", "report", "package", "case_state_before", "police_case_number",
                  "created_by_id", "created_at", "updated_at", "version"),

@@ -49,6 +49,11 @@ class Referral(db.Model):
         CheckConstraint(_enum_check("state", RState), name="state"),
         Index("ix_referral_police_state", "police_agency_id", "state"),
         Index("ix_referral_case", "case_id"),
+        # the referrals an agency made, received or oversees in a period (dashboards)
+        Index("ix_referral_agency_created", "agency_id", "created_at", "state", "case_id"),
+        Index("ix_referral_police_created", "police_agency_id", "created_at", "state", "case_id"),
+        Index("ix_referral_procuratorate_created", "procuratorate_id", "created_at", "state",
+              "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

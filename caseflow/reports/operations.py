@@ -7,20 +7,19 @@ agency's own cases (``own``) or, for referrals, the cases the user may see anywa
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Text, case, cast, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from caseflow.accounts.models import Agency, AgencyKind, Role
+from caseflow.cases import tally
 from caseflow.cases.models import Case, StageExit
-from caseflow.cases.permissions import visibility_clause
 from caseflow.cases.rules import Channel, IPType, State
 from caseflow.core.errors import InvalidInput, PermissionDenied
-from caseflow.core.models import load_calendar
 from caseflow.core.timeutil import LOCAL_TZ, today_local
 from caseflow.extensions import db
+from caseflow.reports import publication
 from caseflow.reports import rules as r
 
 #: stages a case leaves (terminal states have no time "in" them)
@@ -152,9 +151,8 @@ def _own_received(agency_id: int, period: r.Period):
             Case.received_on <= period.end)
 
 
-def case_counts(agency_id: int, period: r.Period):
-    """(state, ip_type, channel, year, month, n) of the agency's cases received in the period,
-    read once from the covering index."""
+def _case_rows(agency_id: int, period: r.Period):
+    """(state, ip_type, channel, year, month, n) counted from the cases (the covering index)."""
     year, month = func.extract("year", Case.received_on), func.extract("month", Case.received_on)
     return db.session.execute(
         select(Case.state, Case.ip_type, Case.channel, year, month, func.count())
@@ -162,19 +160,63 @@ def case_counts(agency_id: int, period: r.Period):
         .group_by(Case.state, Case.ip_type, Case.channel, year, month)).all()
 
 
+def case_counts(agency_id: int, period: r.Period) -> list[tuple]:
+    """(state, ip_type, channel, year, month, n) of the agency's cases received in the period,
+    n > 0: on PostgreSQL from the monthly tally, the days of cut months counted from the cases
+    (``Period.tally_plan``); on SQLite all counted from the cases."""
+    if not tally.kept():
+        return list(_case_rows(agency_id, period))
+    months, add, subtract = period.tally_plan()
+    counts: Counter = Counter()
+    if months:
+        for state, ip, channel, m, n in tally.month_counts(agency_id, months.start, months.end):
+            counts[(state, ip, channel, m.year, m.month)] += int(n)
+    for parts, sign in ((add, 1), (subtract, -1)):
+        for part in parts:
+            for state, ip, channel, year, month, n in _case_rows(agency_id, part):
+                counts[(state, ip, channel, int(year), int(month))] += sign * n
+    return [(*key, n) for key, n in counts.items() if n]
+
+
+def _stage_rows(agency_id: int, period: r.Period):
+    return db.session.execute(
+        select(StageExit.stage, StageExit.days, func.count())
+        .where(StageExit.agency_id == agency_id, StageExit.left_on >= period.start,
+               StageExit.left_on <= period.end)
+        .group_by(StageExit.stage, StageExit.days)).all()
+
+
 def stage_histograms(agency_id: int, period: r.Period) -> tuple[dict[str, Counter], dict[str, int]]:
     """Days spent in each stage left during the period, as {stage: {days: count}}, and the
-    number of distinct cases per stage (both index-only scans of the stage exits)."""
-    where = (StageExit.agency_id == agency_id, StageExit.left_on >= period.start,
-             StageExit.left_on <= period.end)
+    number of distinct cases per stage.
+
+    The exits come from the monthly tally on PostgreSQL (``Period.tally_plan``) and from the
+    exits themselves on SQLite. A case that left a stage more than once in the period counts
+    once: its exits whose previous exit of that stage also fell in the period (``prev_left_on``
+    on or after the start; a small partial index) are subtracted from the exits."""
+    counts: Counter = Counter()
+    if tally.kept():
+        months, add, subtract = period.tally_plan()
+        if months:
+            for stage, days, n in tally.stage_exit_counts(agency_id, months.start, months.end):
+                counts[(stage, days)] += int(n)
+        for parts, sign in ((add, 1), (subtract, -1)):
+            for part in parts:
+                for stage, days, n in _stage_rows(agency_id, part):
+                    counts[(stage, days)] += sign * n
+    else:
+        counts.update({(stage, days): n for stage, days, n in _stage_rows(agency_id, period)})
     hist: dict[str, Counter] = defaultdict(Counter)
-    for stage, days, n in db.session.execute(
-            select(StageExit.stage, StageExit.days, func.count()).where(*where)
-            .group_by(StageExit.stage, StageExit.days)):
-        hist[stage][days] += n
-    cases = dict(db.session.execute(
-        select(StageExit.stage, func.count(func.distinct(StageExit.case_id))).where(*where)
+    for (stage, days), n in counts.items():
+        if n:
+            hist[stage][days] = n
+    repeats = dict(db.session.execute(
+        select(StageExit.stage, func.count())
+        .where(StageExit.agency_id == agency_id, StageExit.left_on >= period.start,
+               StageExit.left_on <= period.end, StageExit.prev_left_on.is_not(None),
+               StageExit.prev_left_on >= period.start)
         .group_by(StageExit.stage)).all())
+    cases = {stage: sum(h.values()) - repeats.get(stage, 0) for stage, h in hist.items()}
     return hist, cases
 
 
@@ -200,65 +242,24 @@ def referral_counts(user, period: r.Period) -> dict[str, int]:
     """Distinct cases per referral outcome, among the cases the user may see: one pass over
     the period's referrals of the agency (the same rule as ``referral_condition``)."""
     from caseflow.referrals.models import Referral
+    from caseflow.sharing.operations import active_grant_exists
 
+    if not can_view_dashboard(user):
+        return {name: 0 for name in r.REFERRAL_OUTCOMES}
     start, end = _utc_bounds(period)
+    a = user.agency_id
     group = case(*[(Referral.state.in_(states), name) for name, states in r.REFERRAL_OUTCOMES.items()])
+    # the case of a referral the agency made is its own (a referral is made by the case's owner,
+    # which never changes); one it received or oversees it sees through an active share
     rows = db.session.execute(
         select(group, func.count(Referral.case_id.distinct()))
-        .join(Case, Case.id == Referral.case_id)
-        .where(or_(Referral.agency_id == user.agency_id, Referral.police_agency_id == user.agency_id,
-                   Referral.procuratorate_id == user.agency_id),
-               Referral.created_at >= start, Referral.created_at < end, visibility_clause(user))
+        .where(or_(Referral.agency_id == a,
+                   and_(or_(Referral.police_agency_id == a, Referral.procuratorate_id == a),
+                        active_grant_exists(a, Referral.case_id))),
+               Referral.created_at >= start, Referral.created_at < end)
         .group_by(group))
     counts = {name: n for name, n in rows if name is not None}
     return {name: counts.get(name, 0) for name in r.REFERRAL_OUTCOMES}
-
-
-PUBLICATION_CHANNELS = ("platform", "enterprise")
-
-
-def publication_classes(agency_id: int, period: r.Period, today: dt.date | None = None
-                        ) -> dict[str, dict[str, list[int]]]:
-    """For each channel (信用中国 platform, enterprise publicity system), the case ids of the
-    agency's published-kind decisions dated in the period, by timeliness class."""
-    from caseflow.penalties import rules as pr
-    from caseflow.penalties.models import PenaltyDecision
-    from caseflow.penalties.operations import params
-
-    today = today or today_local()
-    cal, p = load_calendar(), params()
-    out = {ch: {c: [] for c in r.PUBLICATION_CLASSES} for ch in PUBLICATION_CHANNELS}
-    # what decides a decision's classes besides its publication dates: whether it is published
-    # (procedure, categories), whether on the platform (date, severity) and its deadlines
-    # (date, other province). A year's tens of thousands of decisions share a few thousand
-    # such keys: the rules run once per key; the categories arrive as JSON text, parsed once
-    # per distinct text (parsing each row's JSON cost more than the rest together)
-    verdicts: dict[tuple, tuple] = {}
-    rows = db.session.execute(select(
-        PenaltyDecision.case_id, PenaltyDecision.decision_date,
-        cast(PenaltyDecision.categories, Text), PenaltyDecision.severity,
-        PenaltyDecision.other_province, PenaltyDecision.simple_procedure,
-        PenaltyDecision.platform_published_on, PenaltyDecision.enterprise_published_on).where(
-        PenaltyDecision.agency_id == agency_id, PenaltyDecision.decision_date >= period.start,
-        PenaltyDecision.decision_date <= period.end))
-    platform, enterprise = out["platform"], out["enterprise"]
-    for case_id, day, cats, severity, other, simple, on_platform, on_enterprise in rows:
-        key = (day, cats, severity, other, simple)
-        v = verdicts.get(key)
-        if v is None:
-            parsed = json.loads(cats) if cats else None
-            f = pr.DecisionFacts(day, tuple(parsed) if isinstance(parsed, list) else (), 0,
-                                 severity, other_province=other, simple_procedure=simple)
-            v = verdicts[key] = ((True, pr.platform_period(f, p).published,
-                                  pr.publication_deadlines(f, cal, p)) if pr.is_published(f)
-                                 else (False, False, None))
-        published, on_the_platform, dl = v
-        if not published:
-            continue
-        if on_the_platform:
-            platform[r.timeliness(on_platform, dl.platform, today)].append(case_id)
-        enterprise[r.timeliness(on_enterprise, dl.enterprise, today)].append(case_id)
-    return out
 
 
 def _pace(agency_id: int, period: r.Period, today: dt.date):
@@ -338,13 +339,13 @@ def dashboard(user, period: r.Period, today: dt.date | None = None) -> Dashboard
                                  "referred_to": _iso(period.end)})
                    for g, n in referral_counts(user, period).items()]
 
-    # publication timeliness
-    classes = publication_classes(agency.id, period, today)
-    for chan, by_class in classes.items():
-        d.publication[chan] = [Figure(c, len(by_class[c]), {
+    # publication timeliness (counts only; the case list asks for one class's ids)
+
+    for chan, by_class in publication.counts(agency.id, period, today).items():
+        d.publication[chan] = [Figure(c, by_class[c], {
             "own": "1", "publication": f"{chan}_{c}", "decided_from": _iso(period.start),
             "decided_to": _iso(period.end)}) for c in r.PUBLICATION_CLASSES]
-        d.on_time_share[chan] = r.on_time_share({c: len(v) for c, v in by_class.items()})
+        d.on_time_share[chan] = r.on_time_share(by_class)
 
     # the yearly target: dual-random inspections and joint actions, with pace
     d.pace = _pace(agency.id, period, today)
@@ -359,9 +360,9 @@ def dashboard(user, period: r.Period, today: dt.date | None = None) -> Dashboard
 def publication_case_ids(agency_id: int, period: r.Period, key: str) -> list[int]:
     """The case ids behind one publication figure (``<channel>_<class>``)."""
     chan, _, cls = key.partition("_")
-    if chan not in PUBLICATION_CHANNELS or cls not in r.PUBLICATION_CLASSES:
+    if chan not in publication.CHANNELS or cls not in r.PUBLICATION_CLASSES:
         raise ValueError(key)
-    return publication_classes(agency_id, period)[chan][cls]
+    return publication.case_ids(agency_id, period, today_local(), chan, cls)
 
 
 # ----------------------------------------------------------------------------- district view
@@ -421,14 +422,15 @@ def district(user, period: r.Period, today: dt.date | None = None) -> list[Distr
                                            PenaltyDecision.decision_date >= period.start,
                                            PenaltyDecision.decision_date <= period.end)
                                     .group_by(PenaltyDecision.agency_id)).all())
+
     rows = []
     for a in agencies:
-        classes = publication_classes(a.id, period, today)["platform"]
+        platform = publication.counts(a.id, period, today)["platform"]
         rows.append(DistrictRow(
             agency=a, received=received.get(a.id, 0), open_now=open_now.get(a.id, 0),
             filed=filed.get(a.id, 0), referred=referred.get(a.id, 0),
             fines=float(fines.get(a.id) or 0),
-            platform_share=r.on_time_share({c: len(v) for c, v in classes.items()}),
+            platform_share=r.on_time_share(platform),
             pace=_pace(a.id, period, today), own=a.id == user.agency_id))
     return rows
 

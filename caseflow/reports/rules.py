@@ -47,6 +47,35 @@ class Period:
             y, m = ny, nm
         return out
 
+    def tally_plan(self) -> tuple["Period | None", list["Period"], list["Period"]]:
+        """How to count the period from a monthly tally: (the run of months to read from the
+        tally or None, day ranges to count and add, day ranges to count and subtract).
+
+        Whole months come from the tally. A month the period cuts is either counted day by day
+        over the days inside the period or read whole from the tally less the days outside it,
+        whichever covers fewer days (a period ending today subtracts the rest of the month,
+        which has nothing in it yet). The months read form one run: only the first and last
+        can be cut."""
+        tallied, add, subtract = [], [], []
+        for m in self.months():
+            first = m.start.replace(day=1)
+            nxt = (first + dt.timedelta(days=32)).replace(day=1)
+            last = nxt - dt.timedelta(days=1)
+            outside = [Period(first, m.start - dt.timedelta(days=1))] if m.start > first else []
+            if m.end < last:
+                outside.append(Period(m.end + dt.timedelta(days=1), last))
+            if not outside:
+                tallied.append(first)
+            elif m.days <= sum(o.days for o in outside):
+                add.append(m)
+            else:
+                tallied.append(first)
+                subtract.extend(outside)
+        if not tallied:
+            return None, add, subtract
+        end = (tallied[-1] + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        return Period(tallied[0], end), add, subtract
+
 
 #: the longest period a dashboard or ledger covers at once (a bounded query)
 MAX_PERIOD_DAYS = 3 * 366 + 1

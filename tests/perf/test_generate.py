@@ -71,6 +71,16 @@ def test_counts_every_state_numbers_and_timelines(db, generated):
     # one stage exit per change of state, as the operations write them
     assert db.session.scalar(select(func.count(StageExit.id))) == changes
     assert generated["case_event"] == len(events)
+    # each exit names the case's previous exit of the same stage, as the operations do
+    left: dict = {}
+    repeats = 0
+    for case_id, stage, on, prev in db.session.execute(select(
+            StageExit.case_id, StageExit.stage, StageExit.left_on, StageExit.prev_left_on)
+            .order_by(StageExit.case_id, StageExit.left_on, StageExit.id)):
+        assert prev == left.get((case_id, stage)), (case_id, stage, on, prev)
+        repeats += prev is not None
+        left[(case_id, stage)] = on
+    assert repeats > 0
 
 
 def test_decisions_referrals_shares(db, generated):
