@@ -519,9 +519,11 @@ def _measure(app, args, url, today, year, period, agency_id, user_id, mine, tota
 
     page = results[f"(b) GET /reports/?year={year} (HTML page)"]
     this_year = results[f"(b') GET /reports/ (this year to {today})"]
-    result("dashboard_page", page, "ms", "<= 250",
-           note=f"GET /reports/?year={year}, {mine['cases']} cases of the agency; "
-                f"this year to date {this_year:.0f} ms")
+    # the goal holds for the slower of the two: the page as it opens (this year to date) and a
+    # whole past year
+    result("dashboard_page", max(page, this_year), "ms", "<= 250",
+           note=f"the slower of GET /reports/ (this year to date, {this_year:.0f} ms) and "
+                f"GET /reports/?year={year} ({page:.0f} ms); {mine['cases']} cases of the agency")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import hashlib
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from itertools import repeat
-from operator import itemgetter
+from operator import itemgetter, mul
 
 from flask import current_app
 from sqlalchemy import Integer, String, any_, bindparam, func, insert, literal, select, update
@@ -109,12 +109,12 @@ def _bad_credit_code(code: str) -> bool:
     if len(code) != 18:
         return True
     try:
-        values = [_CC_VALUE[c] for c in code]
+        values = list(map(_CC_VALUE.__getitem__, code))
     except KeyError:
         return True
     if not code[2:8].isdigit():
         return True
-    total = sum(v * w for v, w in zip(values, ids.CREDIT_CODE_WEIGHTS))
+    total = sum(map(mul, values, ids.CREDIT_CODE_WEIGHTS))
     return values[17] != (31 - total % 31) % 31
 
 
@@ -137,8 +137,9 @@ class _PgRegister:
         self._copy_cm = self.cur.copy(f"COPY register_import ({', '.join(self.COLUMNS)}) FROM STDIN")
         self._copy = self._copy_cm.__enter__()
 
-    def add(self, values: dict) -> None:
-        self._copy.write_row([values[c] for c in self.COLUMNS])
+    def add(self, row: tuple) -> None:
+        """One good row, in the order of ``COLUMNS``."""
+        self._copy.write_row(row)
 
     def abort(self) -> None:
         if self._copy_cm is not None:
@@ -217,13 +218,14 @@ def import_businesses(user, stream, filename: str = "") -> ImportReport:
         batch_new.clear()
         batch_upd.clear()
 
+    total = refused = imported = updated = 0
     line = 1
     try:
         for row in reader:
             line += 1
             if not any(cell.strip() for cell in row):
                 continue
-            report.total += 1
+            total += 1
             code = _normalize_code(row[i_code] if i_code is not None and i_code < len(row) else "")
             name = get(row, i_name)
             cls = (get(row, i_class) or "B").upper()
@@ -239,26 +241,29 @@ def import_businesses(user, stream, filename: str = "") -> ImportReport:
             elif code in seen:
                 reason = "duplicate"
             if reason:
-                report.rejected_count += 1
+                refused += 1
                 if len(rejected) < MAX_REPORTED:
                     rejected.append({"line": line, "reason": reason, "value": code or name})
                 continue
             seen.add(code)
-            values = {"agency_id": user.agency_id, "credit_code": code, "name": name[:200],
-                      "district": get(row, i_district)[:64], "industry": get(row, i_industry)[:64],
-                      "risk_class": cls, "address": get(row, i_address)[:300], "active": True}
+            district, industry = get(row, i_district)[:64], get(row, i_industry)[:64]
+            address = get(row, i_address)[:300]
             if sink is not None:
-                sink.add(values)
-            elif code in existing:
+                sink.add((code, name[:200], district, industry, cls, address))
+                continue
+            values = {"agency_id": user.agency_id, "credit_code": code, "name": name[:200],
+                      "district": district, "industry": industry, "risk_class": cls,
+                      "address": address, "active": True}
+            if code in existing:
                 batch_upd.append({"id": existing[code], **values})
-                report.updated += 1
+                updated += 1
             else:
                 batch_new.append(values)
-                report.imported += 1
+                imported += 1
             if len(batch_new) + len(batch_upd) >= 2000:
                 flush()
         if sink is not None:
-            report.imported, report.updated = sink.finish(len(seen))
+            imported, updated = sink.finish(len(seen))
         flush()
     except (UnicodeDecodeError, csv.Error) as exc:
         if sink is not None:
@@ -268,6 +273,8 @@ def import_businesses(user, stream, filename: str = "") -> ImportReport:
         if sink is not None:
             sink.abort()
         raise
+    report.total, report.rejected_count = total, refused
+    report.imported, report.updated = imported, updated
     report.rejected = rejected
     report.sha256 = digest.hexdigest()
     db.session.add(report)
