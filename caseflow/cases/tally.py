@@ -181,7 +181,8 @@ def own_counts(agency_id: int) -> dict[str, int]:
 
 
 def compact(session=None) -> int:
-    """Fold each tally's deltas into one row per key; the rows removed. Safe beside writers:
+    """Fold each tally's deltas into one row per key; the rows removed. Only the keys with
+    more than one row are rewritten (a quiet night rewrites nothing). Safe beside writers:
     only the rows this statement sees are replaced, by their sums."""
     s = session or db.session
     if not kept(s):
@@ -190,7 +191,11 @@ def compact(session=None) -> int:
     for table, columns in TALLIES.items():
         cols = ", ".join(columns)
         before = s.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # nosec B608 (constant names)
-        fold = (f"WITH gone AS (DELETE FROM {table} RETURNING {cols}, n) "  # nosec B608 (constants)
+        same = " AND ".join(f"t.{c} = d.{c}" for c in columns)
+        fold = (f"WITH d AS (SELECT {cols} FROM {table} GROUP BY {cols} "  # nosec B608 (constants)
+                f"HAVING count(*) > 1), "
+                f"gone AS (DELETE FROM {table} AS t USING d WHERE {same} "
+                f"RETURNING {', '.join(f't.{c}' for c in columns)}, t.n) "
                 f"INSERT INTO {table} ({cols}, n) "
                 f"SELECT {cols}, sum(n) FROM gone GROUP BY {cols} HAVING sum(n) <> 0")
         s.execute(text(fold))
