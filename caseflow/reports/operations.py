@@ -1,4 +1,5 @@
-"""Dashboard and district figures (SPEC §7), each computed by one aggregate query.
+"""Dashboard and district figures (SPEC §7): aggregates over the rows, or on PostgreSQL over
+the monthly tallies the database keeps (``caseflow.cases.tally``) for whole months.
 
 Every case figure comes with the case-list filter (``args``) that lists exactly the cases it
 counts, so a number on the dashboard and the list behind it cannot disagree: both are the
