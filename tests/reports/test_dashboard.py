@@ -285,6 +285,37 @@ def test_every_figure_lists_exactly_the_cases_it_counts(dash, app, login_as, api
         assert must_link <= linked
 
 
+def test_referral_figures_follow_the_police_grants(dash, app, login_as):
+    """The police count a referral only while amr's grant of its case is active: the figure
+    and the list behind it both drop the case whose grant was revoked and the one whose grant
+    expired (the dashboard reads the grants directly, the list through its visibility rule)."""
+    from caseflow.sharing.models import ShareGrant
+    from caseflow.sharing.operations import revoke_share
+
+    w, P = dash.w, period_of(dash)
+    before = {f.key: f.n for f in ops.dashboard(w.cop, P).referrals}
+    grants = list(db.session.scalars(db.select(ShareGrant).where(
+        ShareGrant.agency_id == w.cop.agency_id, ShareGrant.revoked_at.is_(None))
+        .order_by(ShareGrant.id)))
+    assert len({g.case_id for g in grants}) >= 2
+    revoked = grants[0].case_id
+    expired = next(g.case_id for g in grants if g.case_id != revoked)
+    for g in grants:
+        if g.case_id == revoked:
+            revoke_share(w.officer, g.id)
+        elif g.case_id == expired:
+            g.expires_at = utcnow() - dt.timedelta(minutes=1)
+    db.session.commit()
+    d = ops.dashboard(w.cop, P)
+    e = expected(w.cop, P, dash.T)
+    assert_dashboard_matches(d, e, P)
+    assert sum(f.n for f in d.referrals) == sum(before.values()) - 2
+    client = login_as(app.test_client(), "cop")
+    for f in d.referrals:
+        listed = html_list(client, f.args)
+        assert len(listed) == f.n and not listed & {revoked, expired}, f.key
+
+
 # ----------------------------------------------------------------------------- c. the pages
 
 STATE_ZH = {"clue": "线索登记", "verifying": "核查中", "rejected": "不予立案", "filed": "已立案",

@@ -155,6 +155,9 @@ def test_dashboard_counts_match_the_rows_for_any_period(world, make_case, drive)
     p = Period(today - dt.timedelta(days=200), today)
     hist, distinct = ops.stage_histograms(world.amr.id, p)
     assert sum(hist["suspended"].values()) >= 2 and sum(hist["investigating"].values()) >= 2
+    # its second exits are repeats: fewer distinct cases than exits
+    assert distinct["suspended"] < sum(hist["suspended"].values())
+    assert distinct["investigating"] < sum(hist["investigating"].values())
     loop_exits = db.session.execute(text(
         "SELECT stage, count(*) FROM case_stage_exit WHERE case_id = :c GROUP BY stage"),
         {"c": loop.id}).all()
