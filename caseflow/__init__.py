@@ -81,6 +81,9 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
     register_errors(app)
     register_template_helpers(app)
+    from caseflow.cases import pages
+
+    pages.init_app(app)
 
     from caseflow.cli import register_cli
 
@@ -186,7 +189,9 @@ def _setup_login(app: Flask) -> None:
                 accounts.end_session(session_id, reason="idle")
                 db.session.commit()
             return None
-        user = accounts.load_session_user(session_id)
+        from caseflow.cases import pages
+
+        user = accounts.load_session_user(session_id, pages.prefetch())
         if user is not None and now - seen >= 30:  # refresh at most twice a minute
             session["seen"] = now
         return user
@@ -195,7 +200,10 @@ def _setup_login(app: Flask) -> None:
     def load_from_token(req):
         header = req.headers.get("Authorization", "")
         if req.path.startswith("/api/") and header.startswith("Bearer "):
-            return accounts.load_token_user(header.removeprefix("Bearer ").strip())
+            from caseflow.cases import pages
+
+            return accounts.load_token_user(header.removeprefix("Bearer ").strip(),
+                                            pages.prefetch())
         return None
 
 

@@ -42,6 +42,9 @@ DEFAULTS = {
     # 等保: passwords are changed periodically (ASVS advises against it: SECURITY.md)
     "PASSWORD_EXPIRY_DAYS": 90,
     "PAGE_SIZE": 50,
+    # case list pages (HTML and API) each web worker keeps, served again while nothing they
+    # show has changed (caseflow.cases.pages; PostgreSQL only); 0 turns the cache off
+    "LIST_CACHE_ENTRIES": 256,
     "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
     # evidence files (photos, phone videos, documents); raise MAX_CONTENT_LENGTH with it
     "EVIDENCE_MAX_BYTES": 20 * 1024 * 1024,
@@ -82,7 +85,7 @@ _INT_KEYS = {"UPLOAD_MAX_BYTES", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH", "SE
              "LOWER_AMOUNT_ORGANISATION", "YEARLY_ACTION_TARGET", "G60_YEARLY_TARGET",
              "PUBLICATION_ON_TIME_TARGET", "REPORT_CHECK_SECONDS",
              "REMINDER_INTERVAL_SECONDS", "SMTP_PORT", "IDEMPOTENCY_KEEP_DAYS",
-             "PROXY_FIX_HOPS"}
+             "PROXY_FIX_HOPS", "LIST_CACHE_ENTRIES"}
 _BOOL_KEYS = {"SESSION_COOKIE_SECURE", "TESTING", "SMTP_STARTTLS"}
 
 
@@ -157,6 +160,8 @@ def _finish(app) -> None:
         raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
     if app.config["PAGE_SIZE"] < 1 or app.config["PAGE_SIZE"] > 500:
         raise ConfigError("PAGE_SIZE must be between 1 and 500")
+    if not 0 <= app.config["LIST_CACHE_ENTRIES"] <= 100_000:
+        raise ConfigError("LIST_CACHE_ENTRIES must be between 0 (off) and 100000")
     if app.config["REMINDER_INTERVAL_SECONDS"] < 1:
         raise ConfigError("REMINDER_INTERVAL_SECONDS must be at least 1")
     if app.config["PASSWORD_MIN_LENGTH"] < 12:

@@ -87,7 +87,19 @@ def db(app):
     _db.session.rollback()
     _db.session.remove()
     _truncate()
+    _forget_pages(app)
     ctx.pop()
+
+
+def _forget_pages(app):
+    """The next test starts on an empty database whose change counters start again from
+    zero: pages the workers kept for the last one would match its stamps (as after restoring
+    a backup, when the workers are restarted)."""
+    from caseflow.cases import pages
+
+    kept = app.extensions.get(pages.EXTENSION)
+    if kept is not None:
+        kept.clear()
 
 
 def _truncate():

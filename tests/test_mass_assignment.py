@@ -52,7 +52,9 @@ BAD_YEAR = 2099  # locked_until and friends
 STRINGS = {BAD_NUMBER, BAD_SECRET, BAD_PWHASH, BAD_HASH}
 
 #: Tables written by every request's bookkeeping (audit chain, sessions): not business rows.
-UNCHECKED_TABLES = {"audit_event", "audit_head", "login_session"}
+# bookkeeping: the audit trail, sessions, and the case list's change counter (a row per
+# write, for every agency the write reaches: a forged agency shows in the written rows)
+UNCHECKED_TABLES = {"audit_event", "audit_head", "login_session", "list_version"}
 
 
 def injected(evil_agency: int, mallory: int, *, as_json: bool) -> dict:

@@ -109,6 +109,7 @@ class User(db.Model):
     # Flask-Login protocol. The id handed to Flask-Login is the server-side session id, so
     # a session ends the moment its row is revoked (see accounts.operations).
     _session_id = None  # set per request by the login loader (not a column)
+    prefetched = ()  # what the request's page asked the login loader to read too
     is_anonymous = False
 
     @property

@@ -8,7 +8,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import joinedload
 
 from caseflow.accounts import passwords, totp
 from caseflow.accounts.models import (SEPARATED_ADMIN_ROLES, Agency, AgencyKind, ApiToken,
@@ -315,16 +316,39 @@ def start_session(user: User, user_agent: str = "", ip: str = "") -> LoginSessio
     return sess
 
 
-def load_session_user(session_id: str) -> User | None:
+#: the login statements, built once per set of extra columns (every request runs one)
+_login_statements: dict = {}
+
+
+def _login_statement(credential, extra: tuple):
+    """(revoked_at, expires_at, User, *extra) of the session or token whose key is the
+    parameter ``key``, with the user's agency and roles. ``extra`` must be the same tuple
+    object each time for the same columns (it keys the statements kept)."""
+    stmt = _login_statements.get((credential, extra))
+    if stmt is None:
+        key = LoginSession.id if credential is LoginSession else ApiToken.token_hash
+        stmt = (select(credential.revoked_at, credential.expires_at, User, *extra)
+                .join(User, User.id == credential.user_id).where(key == bindparam("key"))
+                .options(joinedload(User.role_rows)))
+        _login_statements[(credential, extra)] = stmt
+    return stmt
+
+
+def load_session_user(session_id: str, extra: tuple = ()) -> User | None:
+    """The user of a live session, or None. One statement on every request: the session,
+    its user, the user's agency and roles together, and the ``extra`` columns (expressions
+    over ``User``) the request's page asks for, left on ``user.prefetched``."""
     if not session_id:
         return None
-    row = db.session.get(LoginSession, session_id)
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    found = db.session.execute(_login_statement(LoginSession, extra),
+                               {"key": session_id}).unique().first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    revoked_at, expires_at, user, *values = found
+    if revoked_at is not None or expires_at <= utcnow() or not user.active:
         return None
-    user._session_id = row.id
+    user._session_id = session_id
+    user.prefetched = tuple(values)
     return user
 
 
@@ -412,13 +436,17 @@ def issue_api_token(user: User, ip: str = "", label: str = "") -> tuple[str, Api
     return token, row
 
 
-def load_token_user(token: str) -> User | None:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+def load_token_user(token: str, extra: tuple = ()) -> User | None:
+    """The user of a live token, or None; one statement (token, user, agency, roles and the
+    ``extra`` columns, as ``load_session_user``)."""
+    found = db.session.execute(_login_statement(ApiToken, extra),
+                               {"key": _token_hash(token)}).unique().first()
+    if found is None:
         return None
-    user = row.user
-    if not user.active:
+    revoked_at, expires_at, user, *values = found
+    if revoked_at is not None or expires_at <= utcnow() or not user.active:
         return None
+    user.prefetched = tuple(values)
     return user
 
 

@@ -144,6 +144,12 @@ def _record_read(case: Case) -> None:
 @bp.route("/cases", methods=["GET"])
 def list_cases():
     _require_user()
+    from caseflow.cases import pages
+
+    return pages.serve("api", _list_page)
+
+
+def _list_page(_overrides: dict):
     errors = {}
     limit_raw = request.args.get("limit", "50")
     digits = limit_raw.isascii() and limit_raw.isdigit() and len(limit_raw) <= 6

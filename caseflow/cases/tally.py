@@ -142,9 +142,14 @@ PG_TRIGGERS, PG_DROP = CASE_STATE.pg_triggers(), CASE_STATE.pg_drop()
 #: the tally of the rows already there (the migration, after creating the triggers)
 PG_BACKFILL = CASE_STATE.pg_backfill()
 
+#: the case list's change counter per agency (agency 0: every agency), kept by the triggers
+#: of caseflow.cases.listcache; only ever grows
+list_version = _tally_table("list_version", Column("agency_id", Integer, nullable=False))
+
 #: every tally the scheduler compacts, with its key columns
 TALLIES = {CASE_STATE.table: CASE_STATE.columns,
-           CASE_MONTH.table: CASE_MONTH.columns, STAGE_EXIT.table: STAGE_EXIT.columns}
+           CASE_MONTH.table: CASE_MONTH.columns, STAGE_EXIT.table: STAGE_EXIT.columns,
+           "list_version": ("agency_id",)}
 
 
 def month_counts(agency_id: int, first: dt.date, last: dt.date):
