@@ -1,6 +1,6 @@
 """The case list's pages (HTML and API) from the worker's page cache.
 
-A page is kept per user, language, day, page size and address, with the stamp it was rendered
+A page is kept per user, the user's agency, language, day, page size and address, with the stamp it was rendered
 under: the agency's change counter (``caseflow.cases.listcache``) and, on the HTML page, the
 user's unread reminders (the header shows them). A later request is served the kept page only
 when it reads the same stamp and no grant of the agency has expired meanwhile — nothing the
@@ -56,8 +56,10 @@ def serve(kind: str, render: Callable[[dict], object]) -> Response:
     # read with the user by the login loader (see prefetch), else now: before the page's
     # own queries either way
     stamp = tuple(int(x) for x in user.prefetched) or listcache.stamp(user, html)
-    key = (kind, user.id, str(get_locale()), today_local(), current_app.config["PAGE_SIZE"],
-           request.script_root, request.full_path)
+    # the agency too: the stamp is its counter, and another agency's counter may read the
+    # same number (a user moved between agencies)
+    key = (kind, user.id, user.agency_id, str(get_locale()), today_local(),
+           current_app.config["PAGE_SIZE"], request.script_root, request.full_path)
     entry = kept.get(key, stamp, now)
     if entry is None:
         valid_until = listcache.next_expiry(user.agency_id, now)
