@@ -113,11 +113,22 @@ def main():
     client.post("/login", data={"username": "bench", "password": "Load-test-pass-1"})
     tok = client.post("/api/v1/auth/token", json={"username": "bench", "password": "Load-test-pass-1"}).json["token"]
     hdr = {"Authorization": f"Bearer {tok}"}
-    results["HTML /cases/, page 1"] = timed(lambda: client.get("/cases/"), 15)
-    results["HTML /cases/, deep page"] = timed(lambda: client.get(f"/cases/?cursor={deep_cursor}"), 15)
-    results["API /api/v1/cases, page 1"] = timed(lambda: client.get("/api/v1/cases", headers=hdr), 15)
-    results["API /api/v1/cases, deep page"] = timed(
-        lambda: client.get(f"/api/v1/cases?cursor={deep_cursor}", headers=hdr), 15)
+    from caseflow.cases import pages
+
+    kept = app.extensions.get(pages.EXTENSION)
+    # the pages rendered every time (page cache off), then as served (kept pages, PostgreSQL)
+    for label, cache in (("", None), (" (page cache)", kept)):
+        if label and (cache is None or not url.startswith("postgresql")):
+            continue
+        app.extensions[pages.EXTENSION] = cache
+        results[f"HTML /cases/, page 1{label}"] = timed(lambda: client.get("/cases/"), 15)
+        results[f"HTML /cases/, deep page{label}"] = timed(
+            lambda: client.get(f"/cases/?cursor={deep_cursor}"), 15)
+        results[f"API /api/v1/cases, page 1{label}"] = timed(
+            lambda: client.get("/api/v1/cases", headers=hdr), 15)
+        results[f"API /api/v1/cases, deep page{label}"] = timed(
+            lambda: client.get(f"/api/v1/cases?cursor={deep_cursor}", headers=hdr), 15)
+    app.extensions[pages.EXTENSION] = kept
 
     base = results["raw keyset, page 1"]
     print(f"# Case list — {args.cases} cases on {url.split(':')[0]}, page size {page}, "

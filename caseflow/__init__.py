@@ -191,7 +191,10 @@ def _setup_login(app: Flask) -> None:
             return None
         from caseflow.cases import pages
 
-        user = accounts.load_session_user(session_id, pages.prefetch())
+        extra = pages.prefetch()
+        if extra:  # a list page: read without a transaction (see caseflow.cases.pages)
+            pages.read_without_transaction()
+        user = accounts.load_session_user(session_id, extra)
         if user is not None and now - seen >= 30:  # refresh at most twice a minute
             session["seen"] = now
         return user
@@ -202,8 +205,10 @@ def _setup_login(app: Flask) -> None:
         if req.path.startswith("/api/") and header.startswith("Bearer "):
             from caseflow.cases import pages
 
-            return accounts.load_token_user(header.removeprefix("Bearer ").strip(),
-                                            pages.prefetch())
+            extra = pages.prefetch()
+            if extra:
+                pages.read_without_transaction()
+            return accounts.load_token_user(header.removeprefix("Bearer ").strip(), extra)
         return None
 
 

@@ -17,7 +17,7 @@ import functools
 import secrets
 from typing import Callable
 
-from flask import Response, current_app, request, session
+from flask import Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -37,6 +37,66 @@ _CSRF_MARK = f"csrf-{secrets.token_hex(16)}"
 def init_app(app) -> None:
     size = app.config["LIST_CACHE_ENTRIES"]
     app.extensions[EXTENSION] = PageCache(size) if size > 0 else None
+    _guard_reading()
+
+    @app.teardown_request
+    def _end_reading(_exc):
+        end_reading()
+
+
+# ----------------------------------------------------------------------------- reading requests
+#
+# A list request only reads, so it runs on a connection in autocommit: no BEGIN before its
+# first statement, no ROLLBACK after its last (two of the three round trips of a kept page).
+# Each statement sees what was committed when it started, as it would inside a READ COMMITTED
+# transaction. The connection refuses anything but SELECT; a refused request's audit record
+# (core.views.record_denied) first leaves this mode.
+
+READING = "caseflow_reading"
+
+
+class ReadingRequestWrote(RuntimeError):
+    pass
+
+
+def read_without_transaction() -> None:
+    """Put this request's database session on an autocommit, SELECT-only connection, if the
+    session is fresh (nothing read or written in it yet: a web request's; a test that shares
+    its session with the requests keeps its transaction)."""
+    from caseflow.extensions import db
+
+    s = db.session()  # the request's Session (not the scoped proxy)
+    if s.in_transaction() or len(s.identity_map) or g.get(READING):
+        return
+    s.connection(execution_options={"isolation_level": "AUTOCOMMIT", READING: True})
+    g.setdefault(READING, True)
+
+
+def end_reading() -> None:
+    """Back to transactions: the session lets its autocommit connection go (the pool puts the
+    connection's isolation level back); the next statement begins a transaction as usual."""
+    if g.pop(READING, False):
+        from caseflow.extensions import db
+
+        db.session.close()
+
+
+_guarded = False
+
+
+def _guard_reading() -> None:
+    global _guarded
+    if _guarded:
+        return
+    _guarded = True
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _refuse_writes(conn, _cursor, statement, _params, _context, _many):
+        if conn.get_execution_options().get(READING) and \
+                statement.lstrip()[:6].upper() != "SELECT":
+            raise ReadingRequestWrote(f"a reading request tried to write: {statement[:60]}")
 
 
 def cache() -> PageCache | None:

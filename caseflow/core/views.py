@@ -70,8 +70,10 @@ def register_errors(app):
             return
         from flask_login import current_user
 
+        from caseflow.cases.pages import end_reading
         from caseflow.core import audit
 
+        end_reading()  # a list request read without a transaction: this record is written
         db.session.rollback()
         user = current_user if getattr(current_user, "is_authenticated", False) else None
         audit.record("request.denied", user=user, ip=request.remote_addr or "",

@@ -789,3 +789,108 @@ def test_api_list_hit_miss_and_equal_to_uncached(app, world, make_case, drive, a
     assert [c["state"] for c in changed["items"]] == [case.state] != ["clue"]
     assert changed["counts"] == {case.state: 1}
     fetch(app, client, API_LIST, expect="hit", headers=headers)
+
+
+# ----------------------------------------------------------------------------- 9. reading requests
+
+
+def _fresh(client, url, **kw):
+    """GET as the first use of a fresh database session, as each request of a web worker
+    is (the tests' session otherwise outlives requests and keeps its transaction)."""
+    from flask import g
+
+    _db.session.commit()
+    _db.session.remove()
+    for name in list(g):
+        g.pop(name)
+    return client.get(url, **kw)
+
+
+def _spy():
+    """(statements seen, listener): each statement's verb, isolation level and reading flag."""
+    from caseflow.cases import pages
+
+    seen = []
+
+    def spy(conn, _cursor, statement, _params, _context, _many):
+        opts = conn.get_execution_options()
+        seen.append((statement.split()[0].upper(), opts.get("isolation_level"),
+                     bool(opts.get(pages.READING))))
+    return seen, spy
+
+
+def test_list_requests_read_without_a_transaction(app, world, make_case, login_as, api_headers):
+    from sqlalchemy import event
+
+    case_id = make_case(title="自动提交读取").id
+    client = _client(app, login_as, "officer")
+    headers = api_headers(app.test_client(), "officer")
+    kept = _cache(app)
+    seen, spy = _spy()
+    event.listen(_db.engine, "before_cursor_execute", spy)
+    try:
+        for url, kw in ((LIST, {}), (API_LIST, {"headers": headers})):
+            for expect in ("miss", "hit"):
+                seen.clear()
+                hits = kept.hits
+                r = _fresh(client, url, **kw)
+                assert r.status_code == 200 and case_id in _ids(r.json if r.is_json else r.text)
+                # every statement on an autocommit connection that refuses writes: no BEGIN,
+                # no ROLLBACK; a kept page costs the one login statement
+                assert seen and set(seen) == {("SELECT", "AUTOCOMMIT", True)}, seen
+                assert (kept.hits - hits, len(seen) == 1) == (
+                    (1, True) if expect == "hit" else (0, False))
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", spy)
+    # the request's session let its connection go: the next one is transactional again
+    _db.session.execute(text("UPDATE case_record SET title = '改了' WHERE id = :i"), {"i": case_id})
+    _db.session.rollback()
+    assert _db.session.scalar(text("SELECT title FROM case_record WHERE id = :i"),
+                              {"i": case_id}) == "自动提交读取"
+
+
+def test_a_reading_request_cannot_write(app, world):
+    from caseflow.cases import pages
+
+    amr = world.amr.id
+    _db.session.commit()
+    _db.session.remove()
+    with app.test_request_context(LIST):
+        pages.read_without_transaction()
+        with pytest.raises(pages.ReadingRequestWrote):
+            _db.session.execute(text("UPDATE agency SET name = name || '!' WHERE id = :a"),
+                                {"a": amr})
+        pages.end_reading()
+        _db.session.execute(text("UPDATE agency SET name = name || '!' WHERE id = :a"), {"a": amr})
+        _db.session.rollback()  # transactional again: undone
+    assert not _db.session.scalar(text("SELECT name FROM agency WHERE id = :a"),
+                                  {"a": amr}).endswith("!")
+    # a session already in use (a test's, or anything read before) keeps its transaction
+    _db.session.scalar(text("SELECT 1"))
+    with app.test_request_context(LIST):
+        pages.read_without_transaction()
+        assert _db.session.connection().get_execution_options().get(pages.READING) is None
+
+
+def test_refused_list_requests_still_leave_their_audit_record(app, world, make_case, login_as,
+                                                              api_headers):
+    from caseflow.accounts import operations as accounts
+    from caseflow.accounts.models import User
+
+    make_case()
+    client = _client(app, login_as, "auditor")  # no case role: the list is refused
+    headers = api_headers(app.test_client(), "officer")
+    officer_id = world.officer.id
+
+    def denied() -> list[tuple]:
+        return _db.session.execute(text(
+            "SELECT user_id, data FROM audit_event WHERE action = 'request.denied' ORDER BY id")).all()
+
+    assert _fresh(client, LIST).status_code == 403
+    _db.session.remove()
+    assert denied()[-1][1]["path"] == LIST
+    accounts.revoke_all_sessions(_db.session.get(User, officer_id))
+    _db.session.commit()
+    assert _fresh(app.test_client(), API_LIST, headers=headers).status_code == 401
+    _db.session.remove()
+    assert denied()[-1][1]["path"] == API_LIST and len(denied()) == 2
