@@ -1,11 +1,12 @@
 """The case list's pages (HTML and API) from the worker's page cache.
 
-A page is kept per user, the user's agency, language, day, page size and address, with the stamp it was rendered
-under: the agency's change counter (``caseflow.cases.listcache``) and, on the HTML page, the
-user's unread reminders (the header shows them). A later request is served the kept page only
-when it reads the same stamp and no grant of the agency has expired meanwhile — nothing the
-page shows can have changed then — else the page is rendered again. The stamp is read before
-the page's own queries, so a kept page is never older than its stamp.
+A page is kept per user, the user's agency, language, day, page size and address, with the
+stamp it was rendered under: the agency's change counter (``caseflow.cases.listcache``) and,
+on the HTML page, the user's unread reminders (the header shows them). A later request is
+served the kept page only when it reads the same stamp and no grant of the agency has
+expired meanwhile — nothing the page shows can have changed then — else the page is rendered
+again. The stamp is read before the page's own queries, so a kept page is never older than
+its stamp.
 
 Not kept: pages with a flash message waiting, dashboard-figure lists (they read stage exits,
 referrals and decisions, which the counter does not follow), error pages, SQLite databases
