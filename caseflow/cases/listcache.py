@@ -25,8 +25,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from caseflow.extensions import db
 
 GLOBAL = 0  # the counter every agency adds to its own
@@ -110,11 +108,6 @@ def pg_drop() -> list[str]:
     return [stmt for w in WATCHES for stmt in w.pg_drop()]
 
 
-def kept(session=None) -> bool:
-    """Does this database keep the counter (PostgreSQL)?"""
-    return (session or db.session).get_bind().dialect.name == "postgresql"
-
-
 def stamp_columns(with_unread: bool) -> list:
     """The stamp as columns over ``User`` (the user a request is for): the user's agency's
     change counter and, ``with_unread`` (the HTML header shows it), the user's unread
@@ -124,13 +117,13 @@ def stamp_columns(with_unread: bool) -> list:
     from caseflow.accounts.models import User
     from caseflow.cases.tally import list_version as v
     from caseflow.reminders.models import Reminder as R
+    from caseflow.reminders.operations import unread_conditions
 
     cols = [select(func.coalesce(func.sum(v.c.n), 0))
             .where(v.c.agency_id.in_([User.agency_id, literal(GLOBAL)]))
             .correlate(User).scalar_subquery()]
     if with_unread:
-        cols.append(select(func.count()).select_from(R)
-                    .where(R.user_id == User.id, R.sent_at.is_not(None), R.read_at.is_(None))
+        cols.append(select(func.count()).select_from(R).where(*unread_conditions(User.id))
                     .correlate(User).scalar_subquery())
     return cols
 
@@ -145,12 +138,13 @@ def stamp(user, with_unread: bool) -> tuple[int, ...]:
         select(*stamp_columns(with_unread)).where(User.id == user.id)).one())
 
 
-def next_expiry(agency_id: int, now: dt.datetime) -> dt.datetime | None:
-    """When the agency's next unrevoked grant expires (after ``now``), or None: its list can
-    change then without any write."""
+def next_expiry(agency_id: int) -> dt.datetime | None:
+    """When the agency's next active grant expires, or None: its list can change then without
+    any write. The grants are those ``active_grant_conditions`` lets the list show."""
     from sqlalchemy import func, select
 
     from caseflow.sharing.models import ShareGrant as G
+    from caseflow.sharing.operations import active_grant_conditions
 
     return db.session.scalar(select(func.min(G.expires_at)).where(
-        G.agency_id == agency_id, G.revoked_at.is_(None), G.expires_at > now))
+        *active_grant_conditions(agency_id), G.expires_at.is_not(None)))

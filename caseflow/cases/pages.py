@@ -22,7 +22,7 @@ from flask import Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-from caseflow.cases import listcache
+from caseflow.cases import listcache, tally
 from caseflow.core.pagecache import Entry, PageCache
 from caseflow.core.timeutil import today_local, utcnow
 
@@ -108,7 +108,7 @@ def serve(kind: str, render: Callable[[dict], object]) -> Response:
     """The list page ``render`` draws (given template overrides), kept or drawn now.
     ``kind`` is "html" or "api"."""
     kept = cache()
-    if (kept is None or not listcache.kept() or not set(request.args) <= KEPT_ARGS
+    if (kept is None or not tally.kept() or not set(request.args) <= KEPT_ARGS
             or (kind == "html" and session.get("_flashes"))):
         return current_app.make_response(render({}))
     user = current_user
@@ -123,7 +123,7 @@ def serve(kind: str, render: Callable[[dict], object]) -> Response:
            current_app.config["PAGE_SIZE"], request.script_root, request.full_path)
     entry = kept.get(key, stamp, now)
     if entry is None:
-        valid_until = listcache.next_expiry(user.agency_id, now)
+        valid_until = listcache.next_expiry(user.agency_id)
         overrides = {"csrf_token": lambda: _CSRF_MARK, "inbox_unread": lambda: stamp[1]} \
             if html else {}
         resp = current_app.make_response(render(overrides))
@@ -140,7 +140,7 @@ def prefetch() -> tuple:
     stamp, when the request is for a list page that may be kept."""
     kind = _KINDS.get(request.endpoint)
     if kind is None or cache() is None or not set(request.args) <= KEPT_ARGS \
-            or not listcache.kept():
+            or not tally.kept():
         return ()
     return _stamp_columns(kind == "html")
 

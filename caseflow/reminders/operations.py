@@ -300,10 +300,15 @@ def _delivered_to(user):
     return select(Reminder).where(Reminder.user_id == user.id, Reminder.sent_at.is_not(None))
 
 
+def unread_conditions(user_id) -> tuple:
+    """SQL conditions on ``Reminder``: delivered to the user (an id or a column) and not read.
+    The one rule of the inbox badge, for its count and the case list's page stamp."""
+    return (Reminder.user_id == user_id, Reminder.sent_at.is_not(None), Reminder.read_at.is_(None))
+
+
 def unread_count(user) -> int:
-    return db.session.scalar(select(func.count()).select_from(Reminder).where(
-        Reminder.user_id == user.id, Reminder.sent_at.is_not(None),
-        Reminder.read_at.is_(None))) or 0
+    return db.session.scalar(select(func.count()).select_from(Reminder)
+                             .where(*unread_conditions(user.id))) or 0
 
 
 def inbox(user, limit: int = 100) -> list[Reminder]:
